@@ -1,0 +1,69 @@
+"""Extension Sphinx locale du cours.
+
+1. Titre des preuves en français : la directive ``prf:proof`` de sphinx-proof écrit « Proof. » en
+   dur, sans passer par son catalogue de traductions ; on la remplace par une sous-classe qui
+   traduit ce titre selon ``language``.
+2. MathJax servi par le site lui-même (aucun CDN) : à la fin de la construction, on copie dans
+   ``_static/mathjax`` le strict nécessaire (``tex-mml-chtml.js``, les polices woff-v2 et les
+   extensions TeX) depuis le paquet PyPI ``sphinx-mathjax-offline``. ``mathjax_path`` pointe dessus.
+"""
+
+from __future__ import annotations
+
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+from sphinx.application import Sphinx
+
+PROOF_TITLES = {"fr": "Preuve", "en": "Proof", "de": "Beweis", "es": "Demostración"}
+MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions")
+
+
+def _mathjax_source() -> Path:
+    dist = metadata.distribution("sphinx-mathjax-offline")
+    for f in dist.files or ():
+        if str(f).endswith("static/mathjax/tex-mml-chtml.js"):
+            return Path(dist.locate_file(f)).parent
+    raise RuntimeError("MathJax introuvable : installer `sphinx-mathjax-offline` (requirements.txt).")
+
+
+def copy_mathjax(app: Sphinx, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    src = _mathjax_source()
+    dst = Path(app.outdir) / "_static" / "mathjax"
+    for part in MATHJAX_PARTS:
+        s, d = src / part, dst / part
+        if s.is_dir():
+            shutil.copytree(s, d, dirs_exist_ok=True)
+        else:
+            d.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(s, d)
+
+
+def _french_proof_directive(app: Sphinx):
+    from sphinx_proof.directive import ProofDirective
+
+    class TranslatedProofDirective(ProofDirective):
+        """``prf:proof`` avec un titre traduit (« Preuve. » en français)."""
+
+        def run(self):
+            language = (self.env.config.language or "en").split("_")[0]
+            title = PROOF_TITLES.get(language, "Proof")
+            # La directive d'origine préfixe le contenu par « Proof. » : on le remplace.
+            nodes = super().run()
+            for par in nodes[0].traverse():
+                if par.tagname == "Text" and par.astext().startswith("Proof. "):
+                    par.parent.replace(par, type(par)(title + ". " + par.astext()[len("Proof. "):]))
+                    break
+            return nodes
+
+    return TranslatedProofDirective
+
+
+def setup(app: Sphinx):
+    app.setup_extension("sphinx_proof")
+    app.add_directive_to_domain("prf", "proof", _french_proof_directive(app), override=True)
+    app.connect("build-finished", copy_mathjax)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
