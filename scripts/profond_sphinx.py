@@ -3,7 +3,10 @@
 1. Titre des preuves en français : la directive ``prf:proof`` de sphinx-proof écrit « Proof. » en
    dur, sans passer par son catalogue de traductions ; on la remplace par une sous-classe qui
    traduit ce titre selon ``language``.
-2. MathJax servi par le site lui-même (aucun CDN) : à la fin de la construction, on copie dans
+2. Une page sans erreur dans la console : sphinx-thebe déclare deux fois ses constantes
+   (``const THEBE_JS_URL``, une exception JavaScript à chaque page) ; on retire les scripts en double.
+   Le thème reçoit un mode d'affichage par défaut (« auto ») au lieu d'une chaîne vide.
+3. MathJax servi par le site lui-même (aucun CDN) : à la fin de la construction, on copie dans
    ``_static/mathjax`` le strict nécessaire (``tex-mml-chtml.js``, les polices woff-v2 et les
    extensions TeX) depuis le paquet PyPI ``sphinx-mathjax-offline``. ``mathjax_path`` pointe dessus.
 """
@@ -42,6 +45,25 @@ def copy_mathjax(app: Sphinx, exception) -> None:
             shutil.copy2(s, d)
 
 
+def deduplicate_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for js in scripts:
+        key = (str(getattr(js, "filename", js) or ""), tuple(sorted(getattr(js, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    scripts[:] = unique
+
+
+def default_theme_mode(app: Sphinx, config) -> None:
+    context = dict(config.html_context or {})
+    context.setdefault("default_mode", "auto")
+    config.html_context = context
+
+
 def _french_proof_directive(app: Sphinx):
     from sphinx_proof.directive import ProofDirective
 
@@ -66,4 +88,6 @@ def setup(app: Sphinx):
     app.setup_extension("sphinx_proof")
     app.add_directive_to_domain("prf", "proof", _french_proof_directive(app), override=True)
     app.connect("build-finished", copy_mathjax)
+    app.connect("html-page-context", deduplicate_scripts, priority=999)
+    app.connect("config-inited", default_theme_mode)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

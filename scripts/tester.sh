@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Lance les tests du cours (installe d'abord ce qui manque). Arguments passés à pytest.
+#   bash scripts/tester.sh               # tous les tests, notebooks compris
+#   bash scripts/tester.sh -m "not notebook"   # sans exécuter les notebooks
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/installer.sh
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+# pytest renvoie 5 quand il n'a collecté aucun test : c'est une erreur pour nous.
+if [ "$rc" -eq 5 ]; then echo "Aucun test collecté : échec." >&2; exit 1; fi
+exit "$rc"
