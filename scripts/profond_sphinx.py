@@ -6,7 +6,9 @@
 2. Une page sans erreur dans la console : sphinx-thebe déclare deux fois ses constantes
    (``const THEBE_JS_URL``, une exception JavaScript à chaque page) ; on retire les scripts en double.
    Le thème reçoit un mode d'affichage par défaut (« auto ») au lieu d'une chaîne vide.
-3. MathJax servi par le site lui-même (aucun CDN) : à la fin de la construction, on copie dans
+3. Le tableau des temps d'exécution de myst-nb (``{nb-exec-table}``) a des en-têtes en anglais :
+   on les traduit.
+4. MathJax servi par le site lui-même (aucun CDN) : à la fin de la construction, on copie dans
    ``_static/mathjax`` le strict nécessaire (``tex-mml-chtml.js``, les polices woff-v2 et les
    extensions TeX) depuis le paquet PyPI ``sphinx-mathjax-offline``. ``mathjax_path`` pointe dessus.
 """
@@ -64,6 +66,25 @@ def default_theme_mode(app: Sphinx, config) -> None:
     config.html_context = context
 
 
+EXEC_TABLE_HEADERS = {
+    "fr": {"Document": "Page", "Modified": "Modifiée le", "Method": "Méthode",
+           "Run Time (s)": "Durée (s)", "Status": "État"},
+}
+
+
+def translate_exec_table(app: Sphinx, doctree, docname) -> None:
+    from docutils import nodes
+
+    headers = EXEC_TABLE_HEADERS.get((app.config.language or "en").split("_")[0])
+    if not headers:
+        return
+    for table in doctree.findall(nodes.table):
+        for head in table.findall(nodes.thead):
+            for text in list(head.findall(nodes.Text)):
+                if text.astext() in headers:
+                    text.parent.replace(text, nodes.Text(headers[text.astext()]))
+
+
 def _french_proof_directive(app: Sphinx):
     from sphinx_proof.directive import ProofDirective
 
@@ -90,4 +111,5 @@ def setup(app: Sphinx):
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", deduplicate_scripts, priority=999)
     app.connect("config-inited", default_theme_mode)
+    app.connect("doctree-resolved", translate_exec_table)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -65,5 +65,7 @@ def test_page_executes(path: Path):
     print(f"{path.relative_to(ROOT)} : {len(code_cells)} cellules en {elapsed:.1f} s")
     report = os.environ.get("PROFOND_NOTEBOOK_TIMES")
     if report:
+        report = ROOT / report
+        report.parent.mkdir(parents=True, exist_ok=True)
         with open(report, "a", encoding="utf-8") as fh:
             fh.write(f"{path.relative_to(ROOT)}\t{len(code_cells)}\t{elapsed:.1f}\n")

@@ -46,6 +46,7 @@ def test_animation_frame_shows_points_up_to_current_epoch(toy):
     matplotlib.pyplot.close(anim._fig)
 
 
+@pytest.mark.filterwarnings("ignore:Animation was deleted")
 def test_animation_rejects_bad_input(toy):
     obj, gd, _ = toy
     with pytest.raises(ValueError, match="`trajectories`"):
