@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from profond.utils import check_positive_int
 
@@ -52,9 +52,19 @@ class Split:
     task: str  # "classification" ou "regression"
 
 
-def load_split(name: str, val_fraction: float = 0.25, seed: int = 0, standardize: bool = True) -> Split:
+def load_split(name: str, val_fraction: float = 0.25, seed: int = 0, standardize: bool = True,
+               n_train: int | None = None) -> Split:
     """Charge ``name`` (``"iris"``, ``"digits"`` ou ``"diabetes"``) et le découpe, stratifié pour la
-    classification. La standardisation (si demandée) est ajustée sur l'entraînement seulement."""
+    classification. La standardisation (si demandée) est ajustée sur l'entraînement seulement.
+    ``n_train`` garde seulement les ``n_train`` premiers exemples d'entraînement (déjà mélangés),
+    pour provoquer le sur-apprentissage ; la validation reste entière.
+
+    >>> s = load_split("iris", seed=0)
+    >>> s.x_train.shape, s.x_val.shape, s.task
+    ((112, 4), (38, 4), 'classification')
+    >>> bool(np.allclose(s.x_train.mean(axis=0), 0.0)), bool(np.allclose(s.x_val.mean(axis=0), 0.0))
+    (True, False)
+    """
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
 
@@ -69,6 +79,11 @@ def load_split(name: str, val_fraction: float = 0.25, seed: int = 0, standardize
         x.astype(np.float64), y, test_size=val_fraction, random_state=seed,
         stratify=y if task == "classification" else None,
     )
+    if n_train is not None:
+        n_train = check_positive_int("n_train", n_train)
+        if n_train > len(x_tr):
+            raise ValueError(f"`n_train` vaut au plus {len(x_tr)} pour {name!r}, reçu {n_train}.")
+        x_tr, y_tr = x_tr[:n_train], y_tr[:n_train]
     if standardize:
         scaler = Standardizer.fit(x_tr)
         x_tr, x_va = scaler.transform(x_tr), scaler.transform(x_va)
@@ -97,11 +112,18 @@ def make_loaders(
     seed: int = 0,
     standardize: bool = True,
     dtype=torch.float32,
+    n_train: int | None = None,
 ) -> tuple[DataLoader, DataLoader]:
     """Chargeurs d'entraînement (mélangé, avec un générateur dédié pour la reproductibilité) et de
-    validation (non mélangé) pour un jeu de scikit-learn."""
+    validation (non mélangé) pour un jeu de scikit-learn. Section `sec-donnees`.
+
+    >>> train, val = make_loaders("diabetes", batch_size=64)
+    >>> x, y = next(iter(train))
+    >>> tuple(x.shape), tuple(y.shape), len(train.dataset), len(val.dataset)
+    ((64, 10), (64, 1), 331, 111)
+    """
     batch_size = check_positive_int("batch_size", batch_size)
-    split = load_split(name, val_fraction=val_fraction, seed=seed, standardize=standardize)
+    split = load_split(name, val_fraction=val_fraction, seed=seed, standardize=standardize, n_train=n_train)
     train = to_dataset(split.x_train, split.y_train, split.task, dtype)
     val = to_dataset(split.x_val, split.y_val, split.task, dtype)
     g = torch.Generator().manual_seed(seed)
@@ -109,3 +131,52 @@ def make_loaders(
         DataLoader(train, batch_size=batch_size, shuffle=True, generator=g),
         DataLoader(val, batch_size=max(batch_size, 256), shuffle=False),
     )
+
+
+def shift_images(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Décale des images (N, H, W) de ``dy`` lignes vers le bas et ``dx`` colonnes vers la droite,
+    en complétant par des zéros (le fond des chiffres de scikit-learn).
+
+    >>> shift_images(torch.tensor([[[1.0, 2.0], [3.0, 4.0]]]), 0, 1)
+    tensor([[[0., 1.],
+             [0., 3.]]])
+    """
+    if images.ndim != 3:
+        raise ValueError(f"`images` doit être de forme (N, H, W), reçu {tuple(images.shape)}.")
+    h, w = images.shape[1:]
+    if abs(dy) >= h or abs(dx) >= w:
+        raise ValueError(f"Décalage ({dy}, {dx}) trop grand pour des images {h}×{w}.")
+    out = torch.zeros_like(images)
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        images[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
+class RandomShift(Dataset):
+    """Augmentation de données : chaque fois qu'un exemple est lu, l'image (aplatie en ``side ×
+    side``) est décalée d'au plus ``max_shift`` pixels dans chaque direction, au hasard (générateur
+    ``generator``). La cible est inchangée : un 3 décalé d'un pixel reste un 3.
+
+    >>> ds = RandomShift(torch.ones(2, 64), torch.tensor([0, 1]), generator=torch.Generator().manual_seed(0))
+    >>> x, y = ds[1]
+    >>> tuple(x.shape), int(y), float(x.sum()) >= 49
+    ((64,), 1, True)
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, side: int = 8, max_shift: int = 1,
+                 generator: torch.Generator | None = None) -> None:
+        if x.ndim != 2 or x.shape[1] != side * side:
+            raise ValueError(f"`x` doit être de forme (N, {side * side}), reçu {tuple(x.shape)}.")
+        if len(x) != len(y):
+            raise ValueError(f"`x` et `y` doivent avoir le même nombre d'exemples, reçu {len(x)} et {len(y)}.")
+        self.x, self.y, self.side = x, y, side
+        self.max_shift = check_positive_int("max_shift", max_shift, allow_zero=True)
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i):
+        dy, dx = torch.randint(-self.max_shift, self.max_shift + 1, (2,), generator=self.generator).tolist()
+        image = self.x[i].reshape(1, self.side, self.side)
+        return shift_images(image, dy, dx).reshape(-1), self.y[i]

@@ -15,15 +15,18 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from profond.utils import check_positive, check_positive_int
+from profond.utils import check_positive, check_positive_int, progress_bar
 
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 
 
 def accuracy(output: torch.Tensor, target: torch.Tensor) -> float:
-    """Taux de bonnes classifications : ``output`` (N, C) de scores, ``target`` (N,) d'indices."""
+    """Taux de bonnes classifications : ``output`` (N, C) de scores, ``target`` (N,) d'indices.
+
+    >>> accuracy(torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]]), torch.tensor([0, 1, 1]))
+    0.6666666865348816
+    """
     if output.ndim != 2 or target.ndim != 1 or output.shape[0] != target.shape[0]:
         raise ValueError(
             "`output` doit être de forme (N, C) et `target` de forme (N,), reçu "
@@ -46,6 +49,8 @@ class History:
     lr: list[float] = field(default_factory=list)
     metrics: dict[str, list[float]] = field(default_factory=dict)
     batch_loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    """Norme du gradient avant écrêtage, une par lot (seulement si ``grad_clip`` est donné)."""
 
     def as_dict(self) -> dict:
         return {
@@ -55,6 +60,7 @@ class History:
             "lr": list(self.lr),
             "metrics": {k: list(v) for k, v in self.metrics.items()},
             "batch_loss": list(self.batch_loss),
+            "grad_norm": list(self.grad_norm),
         }
 
     @classmethod
@@ -66,6 +72,7 @@ class History:
             lr=list(d["lr"]),
             metrics={k: list(v) for k, v in d["metrics"].items()},
             batch_loss=list(d["batch_loss"]),
+            grad_norm=list(d.get("grad_norm", [])),
         )
 
 
@@ -113,16 +120,18 @@ def _rng_state(train_loader) -> dict:
 
 
 def _set_rng_state(train_loader, state: dict) -> None:
-    torch.set_rng_state(state["torch"])
+    # Les états des générateurs sont des tenseurs d'octets sur CPU ; ``torch.load(map_location=cuda)``
+    # les aurait déplacés sur le GPU : on les ramène.
+    torch.set_rng_state(state["torch"].cpu())
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
     if "loader" in state and getattr(train_loader, "generator", None) is not None:
-        train_loader.generator.set_state(state["loader"])
+        train_loader.generator.set_state(state["loader"].cpu())
     sampler_gen = getattr(getattr(train_loader, "sampler", None), "generator", None)
     if "sampler" in state and sampler_gen is not None:
-        sampler_gen.set_state(state["sampler"])
+        sampler_gen.set_state(state["sampler"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def save_checkpoint(path, model, optimizer, scheduler, history: History, epoch: int, train_loader=None) -> None:
@@ -143,8 +152,42 @@ def save_checkpoint(path, model, optimizer, scheduler, history: History, epoch: 
     )
 
 
+_SAME_SHAPE_LOSSES = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss, nn.BCELoss, nn.BCEWithLogitsLoss)
+
+
+def check_output_target(output: torch.Tensor, target: torch.Tensor, loss=None) -> None:
+    """Vérifie que la sortie du modèle et la cible ont des formes compatibles, avant que la
+    diffusion (*broadcasting*) de PyTorch ne calcule en silence une perte absurde : une sortie
+    (N, 1) comparée à une cible (N,) donnerait une matrice (N, N) d'écarts.
+
+    >>> check_output_target(torch.zeros(4, 1), torch.zeros(4), nn.MSELoss())
+    Traceback (most recent call last):
+    ...
+    ValueError: La sortie du modèle (4, 1) et la cible (4,) doivent avoir la même forme pour MSELoss.
+    """
+    if not isinstance(output, torch.Tensor) or not isinstance(target, torch.Tensor):
+        return
+    if output.ndim == 0 or target.ndim == 0 or output.shape[0] != target.shape[0]:
+        raise ValueError(
+            f"La sortie du modèle {tuple(output.shape)} et la cible {tuple(target.shape)} n'ont pas le "
+            "même nombre d'exemples (première dimension)."
+        )
+    if isinstance(loss, _SAME_SHAPE_LOSSES) and output.shape != target.shape:
+        raise ValueError(
+            f"La sortie du modèle {tuple(output.shape)} et la cible {tuple(target.shape)} doivent avoir la "
+            f"même forme pour {type(loss).__name__}."
+        )
+    if isinstance(loss, (nn.CrossEntropyLoss, nn.NLLLoss)) and not target.is_floating_point():
+        if output.ndim != target.ndim + 1:
+            raise ValueError(
+                f"{type(loss).__name__} attend des scores (N, C) et des classes (N,), reçu "
+                f"{tuple(output.shape)} et {tuple(target.shape)}."
+            )
+
+
 def evaluate(model: nn.Module, loss: nn.Module, loader, metrics: Mapping[str, Metric] | None = None, device=None) -> dict[str, float]:
-    """Perte moyenne (pondérée par la taille des lots) et métriques de ``model`` sur ``loader``."""
+    """Perte moyenne (pondérée par la taille des lots) et métriques de ``model`` sur ``loader``,
+    en mode évaluation et sans gradient. Section `sec-boucle-entrainement`."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -154,6 +197,7 @@ def evaluate(model: nn.Module, loss: nn.Module, loader, metrics: Mapping[str, Me
         for x, y in loader:
             x, y = x.to(device), y.to(device)
             out = model(x)
+            check_output_target(out, y, loss)
             b = x.shape[0]
             total += loss(out, y).item() * b
             for name, fn in (metrics or {}).items():
@@ -182,12 +226,15 @@ def fit(
     resume: bool = False,
     scheduler_step: str = "epoch",
     progress: bool = True,
+    regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
 ) -> History:
-    """Entraîne ``model`` pendant ``epochs`` époques et renvoie l'historique.
+    """Entraîne ``model`` pendant ``epochs`` époques et renvoie l'historique. C'est la fonction
+    d'entraînement standard du chapitre « Introduction », section `sec-boucle-entrainement`.
 
     Paramètres principaux :
 
-    - ``loss`` : la fonction de coût, appelée ``loss(model(x), y)`` ;
+    - ``loss`` : la fonction de coût, appelée ``loss(model(x), y)`` ; les formes de la sortie et de
+      la cible sont vérifiées (:func:`check_output_target`) ;
     - ``scheduler`` : un ordonnanceur de taux d'apprentissage, appelé après chaque lot
       (``scheduler_step="batch"``, par exemple ``OneCycleLR``) ou chaque époque (``"epoch"``) ;
     - ``callbacks`` : objets :class:`Callback` ou fonctions ``f(epoch, model, history)`` appelées en
@@ -195,9 +242,18 @@ def fit(
     - ``metrics`` : ``{"accuracy": accuracy}`` ; chaque métrique est calculée sur ``val_loader``
       (clé ``"val_<nom>"``) ;
     - ``grad_clip`` : norme maximale du gradient (``clip_grad_norm_``), ``None`` pour ne rien couper ;
-    - ``log_dir`` : dossier des journaux TensorBoard (``SummaryWriter``), ``None`` pour aucun ;
-    - ``checkpoint_path`` : fichier de sauvegarde écrit à chaque fin d'époque ; avec
-      ``resume=True``, l'entraînement reprend depuis ce fichier s'il existe.
+      la norme avant écrêtage est alors notée dans ``history.grad_norm`` ;
+    - ``log_dir`` : dossier des journaux TensorBoard (``SummaryWriter``), ``None`` pour aucun ; la
+      perte par lot est indexée par le numéro global du lot (0, 1, 2…), les grandeurs par époque
+      par le numéro d'époque (1, 2…) ;
+    - ``checkpoint_path`` : fichier de sauvegarde écrit à chaque fin d'époque (poids, optimiseur,
+      ordonnanceur, historique, générateurs aléatoires) ; avec ``resume=True``, l'entraînement
+      reprend depuis ce fichier s'il existe, et donne exactement les mêmes poids qu'un
+      entraînement ininterrompu ;
+    - ``device`` : ``None`` choisit le GPU s'il y en a un, sinon le CPU ;
+    - ``progress`` : barre tqdm par époque (:func:`profond.utils.progress_bar`) ;
+    - ``regularizer`` : fonction ``r(model)`` renvoyant un terme de pénalité (tenseur scalaire)
+      ajouté au coût avant la rétro-propagation ; ``train_loss`` ne note que le coût des données.
     """
     epochs = check_positive_int("epochs", epochs)
     if grad_clip is not None:
@@ -206,12 +262,18 @@ def fit(
         raise ValueError(f"`scheduler_step` doit valoir 'epoch' ou 'batch', reçu {scheduler_step!r}.")
     if resume and checkpoint_path is None:
         raise ValueError("`resume=True` demande un `checkpoint_path`.")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"`model` doit être un torch.nn.Module, reçu {type(model).__name__}.")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"`optimizer` doit être un torch.optim.Optimizer, reçu {type(optimizer).__name__}.")
     try:
         n_batches = len(train_loader)  # type: ignore[arg-type]
     except TypeError:
         n_batches = None
     if n_batches == 0:
         raise ValueError("`train_loader` est vide : il faut au moins un lot pour entraîner.")
+    if val_loader is not None and hasattr(val_loader, "__len__") and len(val_loader) == 0:
+        raise ValueError("`val_loader` est vide : donner au moins un lot, ou `val_loader=None`.")
 
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
@@ -235,25 +297,25 @@ def fit(
 
         writer = SummaryWriter(log_dir=str(log_dir))
 
-    step = start_epoch * (n_batches or 0)
-    bar = tqdm(range(start_epoch, epochs), desc="Entraînement", unit="époque", disable=not progress, leave=False)
+    step = len(history.batch_loss)  # numéro global du prochain lot (0 au départ, reprise comprise)
+    bar = progress_bar(range(start_epoch, epochs), progress, desc="Entraînement", unit="époque", leave=False)
     try:
         for epoch in bar:
-            model.train()
+            # --- Une époque : un passage sur tous les lots d'entraînement ---
+            model.train()  # mode entraînement (dropout actif, BatchNorm sur le lot)
             total, n = 0.0, 0
             for x, y in train_loader:
                 x, y = x.to(device), y.to(device)
-                optimizer.zero_grad()
-                out = model(x)
-                if isinstance(out, torch.Tensor) and out.shape[0] != x.shape[0]:
-                    raise ValueError(
-                        f"La sortie du modèle a {out.shape[0]} lignes pour un lot de {x.shape[0]} exemples."
-                    )
+                optimizer.zero_grad()  # les gradients s'accumulent : on les remet à zéro
+                out = model(x)  # passe avant
+                check_output_target(out, y, loss)
                 batch_loss = loss(out, y)
-                batch_loss.backward()
+                objective = batch_loss if regularizer is None else batch_loss + regularizer(model)
+                objective.backward()  # passe arrière : remplit p.grad pour chaque paramètre p
                 if grad_clip is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                optimizer.step()
+                    norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                    history.grad_norm.append(float(norm))
+                optimizer.step()  # mise à jour des paramètres
                 if scheduler is not None and scheduler_step == "batch":
                     scheduler.step()
                 value = batch_loss.item()
@@ -265,6 +327,7 @@ def fit(
                 for cb in cbs:
                     cb.on_batch_end(step, model, value)
                 step += 1
+            # --- Fin de l'époque : bilan, validation, journaux, sauvegarde ---
             if n == 0:
                 raise ValueError("`train_loader` est vide : il faut au moins un lot pour entraîner.")
             history.epoch.append(epoch + 1)

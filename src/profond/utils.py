@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from numbers import Real
 
 import numpy as np
@@ -67,3 +68,20 @@ def check_positive_int(name: str, value, *, allow_zero: bool = False) -> int:
         attendu = "positif ou nul" if allow_zero else "strictement positif"
         raise ValueError(f"`{name}` doit être un entier {attendu}, reçu {value}.")
     return value
+
+
+def progress_bar(iterable, progress: bool = True, **kwargs):
+    """Barre de progression tqdm pour les boucles longues du cours.
+
+    Dans un notebook (noyau Jupyter), la barre texte de tqdm s'écrit sur la sortie d'erreur : elle
+    s'affiche dans Jupyter, et la construction du site retire cette sortie. Ailleurs, elle ne
+    s'affiche que dans un terminal. On n'utilise pas ``tqdm.auto``, qui avertit dès l'import dans
+    un noyau Jupyter sans ``ipywidgets``.
+    """
+    from tqdm.std import tqdm
+
+    if "ipykernel" in sys.modules:
+        enabled = bool(progress)
+    else:
+        enabled = bool(progress) and sys.stderr is not None and getattr(sys.stderr, "isatty", lambda: False)()
+    return tqdm(iterable, disable=not enabled, **kwargs)

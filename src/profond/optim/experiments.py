@@ -15,7 +15,7 @@ from torch import nn
 
 from profond.data import load_split, to_dataset
 from profond.training import History, accuracy, fit
-from profond.utils import check_positive_int, seed_everything
+from profond.utils import check_positive_int, progress_bar, seed_everything
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -98,12 +98,10 @@ class SweepResult:
 def learning_rate_sweep(lrs: Sequence[float], seeds: Sequence[int] = (0, 1), optimizer: str = "SGD",
                         epochs: int = 8, batch_size: int = 32) -> SweepResult:
     """Balayage du taux d'apprentissage sur digits : perte et précision de validation finales."""
-    from tqdm.auto import tqdm
-
     loss = np.full((len(lrs), len(seeds)), np.nan)
     acc = np.full((len(lrs), len(seeds)), np.nan)
     histories = {}
-    for i, lr in enumerate(tqdm(lrs, desc="taux d'apprentissage", leave=False)):
+    for i, lr in enumerate(progress_bar(lrs, desc="taux d'apprentissage", leave=False)):
         for s, seed in enumerate(seeds):
             h = train_classifier(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed)
             histories[(lr, seed)] = h
@@ -117,10 +115,8 @@ def compare_optimizers(configs: dict[str, tuple[str, float, int]], seeds: Sequen
     """Entraîne le même MLP sur digits avec plusieurs optimiseurs ; ``configs`` associe à chaque
     étiquette ``(optimiseur, taux, taille de lot)`` (taille 0 : descente de gradient pleine).
     ``implementation`` choisit les optimiseurs de :mod:`profond.optim` ou de ``torch.optim``."""
-    from tqdm.auto import tqdm
-
     out: dict[str, list[History]] = {}
-    for label, (name, lr, bs) in tqdm(configs.items(), desc="optimiseurs", leave=False):
+    for label, (name, lr, bs) in progress_bar(configs.items(), desc="optimiseurs", leave=False):
         out[label] = [train_classifier(optimizer=name, lr=lr, batch_size=bs, epochs=epochs, seed=s,
                                       implementation=implementation) for s in seeds]
     return out

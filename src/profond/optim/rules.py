@@ -33,6 +33,12 @@ def _check_shapes(param: Tensor, grad: Tensor) -> None:
         )
 
 
+def _with_l2_penalty(grad: Tensor, param: Tensor, weight_decay: float) -> Tensor:
+    """Le gradient de L + λ/2 ‖θ‖² : g + λθ (« weight_decay » de ``torch.optim``, couplé)."""
+    check_positive("weight_decay", weight_decay)
+    return grad + weight_decay * param if weight_decay else grad
+
+
 def _check_betas(betas) -> tuple[float, float]:
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise TypeError(f"`betas` doit être un couple (β₁, β₂), reçu {betas!r}.")
@@ -115,9 +121,7 @@ def momentum_step(
     _check_shapes(param, grad)
     lr = check_positive("lr", lr)
     check_positive("momentum", momentum)
-    check_positive("weight_decay", weight_decay)
-    if weight_decay:
-        grad = grad + weight_decay * param
+    grad = _with_l2_penalty(grad, param, weight_decay)
     v = velocity(state.velocity if state is not None else None, grad, momentum, dampening)
     return param - lr * v, MomentumState(v)
 
@@ -137,9 +141,7 @@ def nesterov_step(
     _check_shapes(param, grad)
     lr = check_positive("lr", lr)
     check_positive("momentum", momentum, strict=True)
-    check_positive("weight_decay", weight_decay)
-    if weight_decay:
-        grad = grad + weight_decay * param
+    grad = _with_l2_penalty(grad, param, weight_decay)
     v = velocity(state.velocity if state is not None else None, grad, momentum, 0.0)
     return param - lr * (grad + momentum * v), MomentumState(v)
 
@@ -165,10 +167,7 @@ def sgd_step(
         return momentum_step(
             param, grad, state, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay
         )
-    check_positive("weight_decay", weight_decay)
-    if weight_decay:
-        grad = grad + weight_decay * param
-    return gd_step(param, grad, lr=lr)
+    return gd_step(param, _with_l2_penalty(grad, param, weight_decay), lr=lr)
 
 
 # --- RMSProp ------------------------------------------------------------------------------------
@@ -199,10 +198,8 @@ def rmsprop_step(
     lr = check_positive("lr", lr)
     check_in_unit_interval("alpha", alpha)
     check_positive("eps", eps)
-    check_positive("weight_decay", weight_decay)
     check_positive("momentum", momentum)
-    if weight_decay:
-        grad = grad + weight_decay * param
+    grad = _with_l2_penalty(grad, param, weight_decay)
     if state is None:
         zeros = torch.zeros_like(param)
         state = RMSpropState(zeros, zeros.clone() if centered else None, zeros.clone() if momentum > 0 else None)
@@ -285,7 +282,7 @@ def adam_step(
         if decoupled:
             param = param * (1 - lr * weight_decay)
         else:
-            grad = grad + weight_decay * param
+            grad = _with_l2_penalty(grad, param, weight_decay)
     step = state.step + 1
     m = first_moment(state.exp_avg, grad, beta1)
     v = second_moment(state.exp_avg_sq, grad, beta2)

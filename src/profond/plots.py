@@ -1,0 +1,98 @@
+"""Figures qui lisent des historiques d'entraînement (:class:`profond.training.History`) ou des
+résultats d'expériences ; elles ne calculent rien d'autre que ce qu'elles tracent."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from profond.training import History
+
+_LABELS = {
+    "train_loss": "perte d'entraînement",
+    "val_loss": "perte de validation",
+    "lr": "taux d'apprentissage",
+    "val_accuracy": "exactitude (validation)",
+}
+
+
+def _values(history: History, key: str) -> list[float]:
+    if key in ("train_loss", "val_loss", "lr", "batch_loss", "grad_norm"):
+        return getattr(history, key)
+    if key in history.metrics:
+        return history.metrics[key]
+    raise ValueError(f"Clé {key!r} absente de l'historique (métriques : {sorted(history.metrics)}).")
+
+
+def plot_history(history: History, keys: Sequence[str] = ("train_loss", "val_loss"), ax=None, logy: bool = False):
+    """Trace, pour un historique, les courbes ``keys`` en fonction de l'époque. Renvoie l'axe."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    for key in keys:
+        values = _values(history, key)
+        if values:
+            ax.plot(history.epoch[: len(values)], values, label=_LABELS.get(key, key))
+    ax.set_xlabel("époque")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_histories(histories: Mapping[str, History], key: str = "val_loss", ax=None, logy: bool = False,
+                   ylabel: str | None = None, linestyle: str = "-"):
+    """Compare plusieurs historiques (un par nom) sur une même grandeur ``key``. Renvoie l'axe."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    for i, (name, h) in enumerate(histories.items()):
+        values = _values(h, key)
+        ax.plot(h.epoch[: len(values)], values, linestyle, color=f"C{i}", label=name)
+    ax.set_xlabel("époque")
+    ax.set_ylabel(ylabel or _LABELS.get(key, key))
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_train_val(histories: Mapping[str, History], logy: bool = True, figsize=(10, 3.5)):
+    """Deux panneaux : pertes d'entraînement (tirets) et de validation (traits pleins) de chaque
+    historique, puis l'exactitude de validation si elle a été mesurée. Renvoie la figure."""
+    has_acc = all("val_accuracy" in h.metrics for h in histories.values())
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=figsize, squeeze=False)
+    ax = axes[0, 0]
+    for i, (name, h) in enumerate(histories.items()):
+        ax.plot(h.epoch, h.train_loss, "--", color=f"C{i}", alpha=0.8)
+        ax.plot(h.epoch[: len(h.val_loss)], h.val_loss, "-", color=f"C{i}", label=name)
+    ax.set_xlabel("époque")
+    ax.set_ylabel("perte (tirets : entraînement ; traits : validation)")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    if has_acc:
+        plot_histories(histories, "val_accuracy", ax=axes[0, 1])
+    fig.tight_layout()
+    return fig
+
+
+def plot_batch_losses(histories: Mapping[str, History], ax=None, logy: bool = True, smooth: int = 1):
+    """Perte de chaque lot au fil des pas d'optimisation (moyenne glissante sur ``smooth`` lots)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    for name, h in histories.items():
+        v = np.asarray(h.batch_loss, dtype=float)
+        if smooth > 1 and len(v) >= smooth:
+            v = np.convolve(v, np.ones(smooth) / smooth, mode="valid")
+        ax.plot(np.arange(len(v)), v, label=name)
+    ax.set_xlabel("pas d'optimisation (lot)")
+    ax.set_ylabel("perte du lot")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return ax
