@@ -144,12 +144,15 @@ class MLPSlice:
     weight_decay: float = 1e-4
 
 
-def make_mlp_slice(n_samples: int = 150, seed: int = 0) -> MLPSlice:
-    """Données gaussiennes (deux classes équilibrées) et poids tirés au hasard, comme dans le chapitre."""
+def make_mlp_slice(n_samples: int = 150, seed: int = 2, index: tuple[int, int] = (4, 4)) -> MLPSlice:
+    """Données gaussiennes (deux classes équilibrées) et poids tirés au hasard ; le poids étudié est
+    ``w0[index]``. Les valeurs par défaut donnent la tranche du chapitre, qui a plusieurs minima
+    locaux sur [−8, 8]."""
     g = torch.Generator().manual_seed(seed)
     randn = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)  # noqa: E731
     y = torch.cat([torch.zeros(n_samples // 2), torch.ones(n_samples - n_samples // 2)]).to(torch.float64)
-    return MLPSlice(x=randn(n_samples, 6), y=y, w0=randn(6, 20), b0=randn(20), w1=randn(20), b1=randn(()))
+    return MLPSlice(x=randn(n_samples, 6), y=y, w0=randn(6, 20), b0=randn(20), w1=randn(20), b1=randn(()),
+                    index=tuple(index))
 
 
 def _mlp_with_weight(w: Tensor, mlp: MLPSlice) -> Tensor:

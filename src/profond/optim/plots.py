@@ -40,9 +40,12 @@ def loss_grid(objective: Objective, xlim, ylim, n: int = 60):
 
 def _draw_background(ax, objective, xs, ys, zs, log_levels: bool):
     if log_levels:
-        levels = np.geomspace(max(zs.min(), 1e-3), zs.max(), 14)
+        # Niveaux espacés géométriquement au-dessus du minimum de la grille (vallées étroites).
+        gap = zs - zs.min()
+        levels = zs.min() + np.geomspace(max(gap[gap > 0].min(), 1e-6), gap.max(), 14)
     else:
-        levels = np.linspace(zs.min(), zs.max(), 14)
+        # Niveaux aux quantiles des valeurs : des lignes partout, même si le coût varie beaucoup.
+        levels = np.unique(np.quantile(zs, np.linspace(0.02, 0.98, 14)))
     ax.contour(xs, ys, zs, levels=levels, cmap="Greys", linewidths=0.8, alpha=0.7)
     if objective.minimum is not None:
         m = objective.minimum.numpy()
@@ -178,13 +181,13 @@ def animation_html(anim: animation.FuncAnimation, alt: str, colors: int = 64):
 #: CDN, donc absentes hors ligne) sont remplacées par des caractères Unicode.
 _PLAYER_LABELS = {
     "Decrease speed": ("Ralentir", "−"),
-    "First frame": ("Première image", "⏮"),
-    "Previous frame": ("Image précédente", "◀︎|"),
-    "Play backwards": ("Lecture à rebours", "◀︎"),
-    "Pause": ("Pause", "⏸"),
-    "Play": ("Lecture", "▶︎"),
-    "Next frame": ("Image suivante", "|▶︎"),
-    "Last frame": ("Dernière image", "⏭"),
+    "First frame": ("Première image", "|◀"),
+    "Previous frame": ("Image précédente", "◁"),
+    "Play backwards": ("Lecture à rebours", "◀"),
+    "Pause": ("Pause", "||"),
+    "Play": ("Lecture", "▶"),
+    "Next frame": ("Image suivante", "▷"),
+    "Last frame": ("Dernière image", "▶|"),
     "Increase speed": ("Accélérer", "+"),
 }
 
