@@ -253,7 +253,7 @@ def fit(
     - ``device`` : ``None`` choisit le GPU s'il y en a un, sinon le CPU ;
     - ``progress`` : barre tqdm par époque (:func:`profond.utils.progress_bar`) ;
     - ``regularizer`` : fonction ``r(model)`` renvoyant un terme de pénalité (tenseur scalaire)
-      ajouté au coût avant la rétro-propagation ; ``train_loss`` ne note que le coût des données.
+      ajouté au coût avant la rétropropagation ; ``train_loss`` ne note que le coût des données.
     """
     epochs = check_positive_int("epochs", epochs)
     if grad_clip is not None:

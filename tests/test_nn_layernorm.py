@@ -1,0 +1,72 @@
+"""Tests de profond.nn.layernorm : comparaison avec ``torch.nn.LayerNorm`` en float64,
+``gradcheck`` de la rétropropagation écrite à la main, erreurs en français."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+from torch.testing import assert_close
+
+from profond.nn import LayerNorm, LayerNormFunction, layer_norm
+
+DTYPE = torch.float64
+CASES = [((4, 6), 6), ((3, 5, 7), 7), ((3, 5, 7), (5, 7)), ((2, 3, 4, 5), (4, 5)), ((9,), 9), ((2, 1), 1)]
+
+
+@pytest.mark.parametrize(
+    "shape,normalized,affine,bias,mode",
+    [(s, n, a, b, m) for (s, n), a, b, m in itertools.product(CASES, [True, False], [True, False], ["train", "eval"])],
+)
+def test_layernorm_matches_torch(shape, normalized, affine, bias, mode):
+    torch.manual_seed(0)
+    ours = LayerNorm(normalized, elementwise_affine=affine, bias=bias, dtype=DTYPE)
+    ref = nn.LayerNorm(normalized, elementwise_affine=affine, bias=bias, dtype=DTYPE)
+    if affine:
+        with torch.no_grad():
+            ours.weight.copy_(torch.rand_like(ours.weight) + 0.5)
+            if bias:
+                ours.bias.copy_(torch.randn_like(ours.bias))
+        ref.load_state_dict(ours.state_dict())
+    if mode == "eval":
+        ours.eval(), ref.eval()
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(shape, generator=g, dtype=DTYPE) * 3 + 1).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    dy = torch.randn(shape, generator=g, dtype=DTYPE)
+    y, y_ref = ours(x), ref(x_ref)
+    assert_close(y, y_ref)
+    y.backward(dy)
+    y_ref.backward(dy)
+    assert_close(x.grad, x_ref.grad)
+    for (name, p), (_, q) in zip(ours.named_parameters(), ref.named_parameters()):
+        assert_close(p.grad, q.grad, msg=name)
+
+
+@pytest.mark.parametrize("shape,k", [((4, 5), 1), ((3, 2, 4), 2), ((3, 2, 4), 1)])
+def test_gradcheck(shape, k):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=g, dtype=DTYPE, requires_grad=True)
+    w = (torch.rand(shape[-k:], generator=g, dtype=DTYPE) + 0.5).requires_grad_()
+    b = torch.randn(shape[-k:], generator=g, dtype=DTYPE, requires_grad=True)
+    assert torch.autograd.gradcheck(LayerNormFunction.apply, (x, w, b, k, 1e-5), eps=1e-6, atol=1e-6)
+
+
+def test_each_example_is_normalised_independently():
+    x = torch.randn(5, 8, dtype=DTYPE) * 10
+    y = layer_norm(x, 8)
+    assert_close(y.mean(-1), torch.zeros(5, dtype=DTYPE), atol=1e-12, rtol=0)
+    assert_close(layer_norm(x[:1], 8), y[:1])  # ne dépend pas des autres exemples
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="normalized_shape"):
+        LayerNorm(4)(torch.randn(3, 5))
+    with pytest.raises(ValueError, match="normalized_shape"):
+        LayerNorm(0)
+    with pytest.raises(TypeError, match="normalized_shape"):
+        LayerNorm("quatre")
+    with pytest.raises(ValueError, match="eps"):
+        LayerNorm(3, eps=-1.0)
