@@ -95,12 +95,14 @@ def _french_proof_directive(app: Sphinx):
             language = (self.env.config.language or "en").split("_")[0]
             title = PROOF_TITLES.get(language, "Proof")
             # La directive d'origine préfixe le contenu par « Proof. » : on le remplace.
-            nodes = super().run()
-            for par in nodes[0].traverse():
-                if par.tagname == "Text" and par.astext().startswith("Proof. "):
-                    par.parent.replace(par, type(par)(title + ". " + par.astext()[len("Proof. "):]))
+            from docutils import nodes as docutils_nodes
+
+            result = super().run()
+            for text in result[0].findall(docutils_nodes.Text):
+                if text.astext().startswith("Proof. "):
+                    text.parent.replace(text, docutils_nodes.Text(title + ". " + text.astext()[len("Proof. "):]))
                     break
-            return nodes
+            return result
 
     return TranslatedProofDirective
 

@@ -1,0 +1,154 @@
+"""Acteur-critique épisodique (chapitre « Gradient de la politique », algorithme ``pg-algo-acteur-critique``).
+
+Avec ``n_steps = 1`` et ``gae_lambda = 0`` c'est l'algorithme du livre, appliqué en parallèle à
+``n_envs`` environnements : à chaque pas, ``δ = R + γ v̂(S', w) − v̂(S, w)``, puis
+``w ← w + α^w δ ∇v̂(S, w)`` et ``θ ← θ + α^θ I δ ∇ln π(A|S, θ)``, ``I ← γI``. Avec
+``n_steps > 1`` on accumule ``n_steps`` pas avant chaque mise à jour et on remplace ``δ`` par
+l'estimateur GAE(λ) (équation ``pg-eq-gae``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from profond.rl import exact
+from profond.rl.envs import env_mdp, make_vector_env
+from profond.rl.estimators import gae_advantages, td_residuals
+from profond.rl.history import History, Recorder, check_run_config, make_optimizer
+from profond.rl.policies import log_probs, make_networks, sample_actions
+from profond.rl.reinforce import policy_table
+from profond.utils import check_positive, check_positive_int, seed_everything
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class ActorCriticConfig:
+    """Hyper-paramètres de :func:`train_actor_critic`."""
+
+    env_id: str = "CartPole-v1"
+    """Identifiant gymnasium de l'environnement."""
+    seed: int = 0
+    """Graine : réseaux, tirages des actions, premier ``reset`` des environnements."""
+    n_envs: int = 1
+    """Nombre d'environnements joués en parallèle (une mise à jour porte sur tous)."""
+    n_steps: int = 1
+    """Pas joués dans chaque environnement avant une mise à jour (1 : acteur-critique à un pas)."""
+    gae_lambda: float = 0.0
+    """λ de GAE ; 0 donne le résidu TD ``δ_t`` de l'algorithme à un pas."""
+    gamma: float = 0.99
+    """Facteur d'actualisation γ."""
+    discount_weighting: bool = True
+    """Multiplier le terme de l'acteur par ``I = γ^t`` (``t`` : pas dans l'épisode) comme le livre."""
+    lr_policy: float = 1e-3
+    """Pas d'apprentissage α^θ de l'acteur."""
+    lr_value: float = 1e-2
+    """Pas d'apprentissage α^w du critique."""
+    optimizer: str = "adam"
+    """``"adam"`` ou ``"sgd"``."""
+    hidden: int = 32
+    """Largeur de la couche cachée (ignorée sur un PMD tabulaire)."""
+    theta_init: tuple[float, ...] | None = None
+    """``θ`` initial de la politique softmax linéaire (PMD tabulaire) ; ``None`` : zéro."""
+    max_episodes: int = 1000
+    """Borne sur le nombre d'épisodes terminés."""
+    max_steps: int = 1_000_000
+    """Borne sur le nombre de pas d'environnement."""
+    max_seconds: float = 60.0
+    """Borne sur la durée (secondes)."""
+    target_return: float | None = None
+    """Arrêter dès que la moyenne des ``solved_window`` derniers retours atteint cette valeur."""
+    solved_window: int = 100
+    """Nombre d'épisodes de la moyenne glissante qui définit « résolu »."""
+    progress: bool = True
+    """Afficher une barre de progression tqdm."""
+
+    def __post_init__(self):
+        check_run_config(self)
+        check_positive_int("n_steps", self.n_steps)
+        lam = check_positive("gae_lambda", self.gae_lambda)
+        if lam > 1.0:
+            raise ValueError(f"`gae_lambda` doit appartenir à [0, 1], reçu {lam}.")
+        check_positive("lr_policy", self.lr_policy, strict=True)
+        check_positive("lr_value", self.lr_value, strict=True)
+
+
+def actor_critic_update(policy, value, optimizer, batch: dict, gamma: float, lam: float) -> tuple[float, float]:
+    """Une mise à jour de l'acteur et du critique sur ``T`` pas de ``N`` environnements.
+
+    ``batch["obs"]`` contient ``T + 1`` observations (la dernière sert à amorcer ``v̂(S_T)``) ;
+    ``valid`` vaut 0 sur les pas fictifs de réinitialisation, ``disc`` est le facteur ``I = γ^t``.
+    """
+    obs, act, rew = batch["obs"], batch["act"], batch["rew"]  # (T+1, N, …), (T, N), (T, N)
+    term, done, valid, disc = batch["term"], batch["done"], batch["valid"], batch["disc"]
+    v_all = value(obs)  # (T+1, N) v̂(S_t, w)
+    v, v_next = v_all[:-1], v_all[1:].detach()
+    delta = td_residuals(rew, v.detach(), v_next, gamma, terminated=term)  # (T, N) δ_t
+    adv = gae_advantages(delta, gamma, lam, dones=done)  # λ = 0 : adv = δ
+    n_valid = valid.sum().clamp(min=1.0)
+    # Perte de l'acteur : son gradient est −I δ ∇ln π(A|S, θ)
+    logp = log_probs(policy(obs[:-1]), act)
+    policy_loss = -(valid * disc * adv * logp).sum() / n_valid
+    # Perte du critique : son gradient est −δ ∇v̂(S, w) (semi-gradient, cible fixée)
+    value_loss = 0.5 * (valid * (adv + v.detach() - v) ** 2).sum() / n_valid
+    optimizer.zero_grad()
+    (policy_loss + value_loss).backward()
+    optimizer.step()
+    return float(policy_loss.detach()), float(value_loss.detach())
+
+
+def train_actor_critic(config: ActorCriticConfig) -> History:
+    """Entraîne un acteur-critique (algorithme ``pg-algo-acteur-critique``) ; borné en épisodes,
+    pas et secondes."""
+    if not isinstance(config, ActorCriticConfig):
+        raise TypeError(f"`config` doit être un ActorCriticConfig, reçu {type(config).__name__}.")
+    cfg = config
+    generator = seed_everything(cfg.seed)
+    policy, value = make_networks(cfg.env_id, cfg.hidden, cfg.theta_init)
+    optimizer = make_optimizer(cfg.optimizer, [{"params": policy.parameters(), "lr": cfg.lr_policy},
+                                               {"params": value.parameters(), "lr": cfg.lr_value}])
+    mdp = env_mdp(cfg.env_id)
+    envs = make_vector_env(cfg.env_id, cfg.n_envs)
+    n, T = cfg.n_envs, cfg.n_steps
+    rec = Recorder(cfg, tqdm(total=cfg.max_episodes, desc="Acteur-critique", disable=not cfg.progress))
+    obs, _ = envs.reset(seed=cfg.seed)
+    I = np.ones(n, dtype=np.float32)  # I = γ^t, t : pas dans l'épisode courant
+    prev_done = np.zeros(n, dtype=bool)
+    ep_ret, ep_len = np.zeros(n), np.zeros(n, dtype=int)
+    while not rec.done():
+        if mdp is not None:
+            rec.objective(exact.objective(mdp, policy_table(policy), cfg.gamma))
+        buf = {k: [] for k in ("obs", "act", "rew", "term", "done", "valid", "disc")}
+        for _ in range(T):
+            obs_t = torch.as_tensor(obs)
+            with torch.inference_mode():
+                act = sample_actions(policy(obs_t), generator)
+            next_obs, rew, term, trunc, _ = envs.step(act.numpy())
+            valid = ~prev_done  # après une fin d'épisode, le pas suivant est une réinitialisation
+            done = term | trunc
+            for k, x in (("obs", obs_t), ("act", act), ("rew", rew), ("term", term), ("done", done),
+                         ("valid", valid), ("disc", I.copy())):
+                buf[k].append(torch.as_tensor(np.asarray(x)) if k in ("obs", "act") else np.asarray(x, dtype=np.float32))
+            ep_ret += np.where(valid, rew, 0.0)
+            ep_len += valid
+            rec.add_steps(int(valid.sum()))
+            for i in np.flatnonzero(done & valid):
+                rec.episode(ep_ret[i], ep_len[i])
+                ep_ret[i], ep_len[i] = 0.0, 0
+            I = np.where(valid, I * (cfg.gamma if cfg.discount_weighting else 1.0), I)
+            I[done] = 1.0
+            prev_done = done
+            obs = next_obs
+        batch = {k: torch.stack(v) if k in ("obs", "act") else torch.as_tensor(np.stack(v)) for k, v in buf.items()}
+        batch["obs"] = torch.cat([batch["obs"], torch.as_tensor(obs)[None]])
+        p_loss, v_loss = actor_critic_update(policy, value, optimizer, batch, cfg.gamma, cfg.gae_lambda)
+        rec.history.policy_loss.append(p_loss)
+        rec.history.value_loss.append(v_loss)
+    envs.close()
+    history = rec.close()
+    history.policy = policy
+    return history

@@ -1,0 +1,117 @@
+"""Ce qu'un entraînement par renforcement a mesuré, et les bornes qui l'arrêtent."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class History:
+    """Une entrée par épisode terminé (``episode_*``), par mise à jour (``*_loss``) ou par évaluation
+    exacte de la politique (``objective``, sur les PMD tabulaires seulement)."""
+
+    episode_returns: list[float] = field(default_factory=list)
+    episode_lengths: list[int] = field(default_factory=list)
+    episode_steps: list[int] = field(default_factory=list)
+    """Nombre total de pas d'environnement simulés quand l'épisode s'est terminé."""
+    episode_times: list[float] = field(default_factory=list)
+    """Secondes écoulées depuis le début de l'entraînement quand l'épisode s'est terminé."""
+    objective: list[float] = field(default_factory=list)
+    """``J(θ)`` exact de la politique courante (PMD tabulaires)."""
+    objective_steps: list[int] = field(default_factory=list)
+    policy_loss: list[float] = field(default_factory=list)
+    value_loss: list[float] = field(default_factory=list)
+    env_steps: int = 0
+    wall_time: float = 0.0
+    solved_step: int | None = None
+    """Pas d'environnement au moment où la moyenne glissante a atteint ``target_return``."""
+    solved_time: float | None = None
+    policy: Any = field(default=None, repr=False, compare=False)
+    """La politique apprise (module torch, ou paramètres numpy ``u`` pour Off-PAC)."""
+
+    def mean_last(self, n: int = 100) -> float:
+        """Retour moyen des ``n`` derniers épisodes (``nan`` s'il n'y en a aucun)."""
+        return float(np.mean(self.episode_returns[-n:])) if self.episode_returns else float("nan")
+
+    def as_dict(self) -> dict:
+        """Les mesures (sans la politique), en types Python simples."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "policy"}
+
+
+class Recorder:
+    """Remplit un :class:`History` et décide de l'arrêt (épisodes, pas, secondes, cible atteinte)."""
+
+    def __init__(self, config, bar=None):
+        self.config = config
+        self.history = History()
+        self.start = time.perf_counter()
+        self.bar = bar
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def add_steps(self, n: int) -> None:
+        self.history.env_steps += int(n)
+
+    def episode(self, ret: float, length: int) -> None:
+        h, cfg = self.history, self.config
+        h.episode_returns.append(float(ret))
+        h.episode_lengths.append(int(length))
+        h.episode_steps.append(h.env_steps)
+        h.episode_times.append(self.elapsed())
+        target = getattr(cfg, "target_return", None)
+        if (target is not None and h.solved_step is None and len(h.episode_returns) >= cfg.solved_window
+                and h.mean_last(cfg.solved_window) >= target):
+            h.solved_step, h.solved_time = h.env_steps, self.elapsed()
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def objective(self, value: float) -> None:
+        self.history.objective.append(float(value))
+        self.history.objective_steps.append(self.history.env_steps)
+
+    def done(self) -> bool:
+        h, cfg = self.history, self.config
+        if getattr(cfg, "target_return", None) is not None and h.solved_step is not None:
+            return True
+        return (len(h.episode_returns) >= cfg.max_episodes or h.env_steps >= cfg.max_steps
+                or self.elapsed() >= cfg.max_seconds)
+
+    def close(self) -> History:
+        self.history.wall_time = self.elapsed()
+        if self.bar is not None:
+            self.bar.close()
+        return self.history
+
+
+def check_run_config(cfg) -> None:
+    """Vérifie les champs communs des configurations d'entraînement (messages en français)."""
+    from profond.utils import check_positive, check_positive_int
+
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int):
+        raise TypeError(f"`seed` doit être un entier, reçu {type(cfg.seed).__name__}.")
+    check_positive_int("max_episodes", cfg.max_episodes)
+    check_positive_int("max_steps", cfg.max_steps)
+    check_positive("max_seconds", cfg.max_seconds, strict=True)
+    g = check_positive("gamma", cfg.gamma)
+    if g > 1.0:
+        raise ValueError(f"`gamma` doit appartenir à [0, 1], reçu {g}.")
+    if hasattr(cfg, "n_envs"):
+        check_positive_int("n_envs", cfg.n_envs)
+    if getattr(cfg, "target_return", None) is not None:
+        check_positive_int("solved_window", cfg.solved_window)
+
+
+def make_optimizer(name: str, groups: list[dict]):
+    """``"adam"`` ou ``"sgd"`` sur des groupes de paramètres ``{"params": …, "lr": …}``."""
+    import torch
+
+    if name == "adam":
+        return torch.optim.Adam(groups)
+    if name == "sgd":
+        return torch.optim.SGD(groups)
+    raise ValueError(f"`optimizer` doit valoir \"adam\" ou \"sgd\", reçu {name!r}.")
