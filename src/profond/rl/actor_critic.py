@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from profond.rl import exact
 from profond.rl.envs import env_mdp, make_vector_env
@@ -21,7 +20,7 @@ from profond.rl.estimators import gae_advantages, td_residuals
 from profond.rl.history import History, Recorder, check_run_config, make_optimizer
 from profond.rl.policies import log_probs, make_networks, sample_actions
 from profond.rl.reinforce import policy_table
-from profond.utils import check_positive, check_positive_int, seed_everything
+from profond.utils import check_positive, check_positive_int, seed_everything, progress_bar
 
 Tensor = torch.Tensor
 
@@ -114,7 +113,7 @@ def train_actor_critic(config: ActorCriticConfig) -> History:
     mdp = env_mdp(cfg.env_id)
     envs = make_vector_env(cfg.env_id, cfg.n_envs)
     n, T = cfg.n_envs, cfg.n_steps
-    rec = Recorder(cfg, tqdm(total=cfg.max_episodes, desc="Acteur-critique", disable=not cfg.progress))
+    rec = Recorder(cfg, progress_bar(None, cfg.progress, total=cfg.max_episodes, desc="Acteur-critique"))
     obs, _ = envs.reset(seed=cfg.seed)
     I = np.ones(n, dtype=np.float32)  # I = γ^t, t : pas dans l'épisode courant
     prev_done = np.zeros(n, dtype=bool)

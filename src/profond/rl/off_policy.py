@@ -13,13 +13,12 @@ from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
-from tqdm.auto import tqdm
 
 from profond.rl import exact
 from profond.rl.envs import env_mdp
 from profond.rl.history import History, Recorder, check_run_config
 from profond.rl.montecarlo import score_function
-from profond.utils import check_in_unit_interval, check_positive, check_positive_int
+from profond.utils import check_in_unit_interval, check_positive, check_positive_int, progress_bar
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ def train_off_policy_actor_critic(config: OffPolicyActorCriticConfig) -> History
     d = mdp.action_features.shape[2]
     state = OffPACState(np.zeros(x_state.shape[1]), np.zeros(x_state.shape[1]), np.zeros(d),
                         np.zeros(x_state.shape[1]), np.zeros(d))
-    rec = Recorder(cfg, tqdm(total=cfg.max_steps, desc="Off-PAC", disable=not cfg.progress))
+    rec = Recorder(cfg, progress_bar(None, cfg.progress, total=cfg.max_steps, desc="Off-PAC"))
     episode = 0
     s, _ = env.reset(seed=cfg.seed + episode)
     first, ep_ret, ep_len = True, 0.0, 0

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from profond.rl import exact
 from profond.rl.envs import env_mdp, make_vector_env
 from profond.rl.estimators import advantages, discount_weights, returns_to_go
 from profond.rl.history import History, Recorder, check_run_config, make_optimizer
 from profond.rl.policies import log_probs, make_networks, sample_actions
-from profond.utils import check_positive, seed_everything
+from profond.utils import check_positive, seed_everything, progress_bar
 
 Tensor = torch.Tensor
 
@@ -148,7 +147,7 @@ def train_reinforce(config: ReinforceConfig) -> History:
     mdp = env_mdp(cfg.env_id)
     envs = make_vector_env(cfg.env_id, cfg.n_envs)
     name = "REINFORCE" + (" avec valeur de référence" if cfg.baseline else "")
-    rec = Recorder(cfg, tqdm(total=cfg.max_episodes, desc=name, disable=not cfg.progress))
+    rec = Recorder(cfg, progress_bar(None, cfg.progress, total=cfg.max_episodes, desc=name))
     obs, _ = envs.reset(seed=cfg.seed)
     while not rec.done():
         if mdp is not None:
