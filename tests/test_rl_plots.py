@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from profond.rl.history import History
-from profond.rl.plots import (cartpole_animation, draw_cartpole, moving_average, plot_estimator_errors,
+from profond.rl.plots import (frames_animation, moving_average, plot_estimator_errors,
                               plot_objective_curves, plot_return_curves)
 
 
@@ -46,15 +46,29 @@ def test_return_curves_extend_last_value():
     plt.close(fig)
 
 
-def test_estimator_errors_and_cartpole_drawing():
+def test_estimator_errors():
     fig, ax = plt.subplots()
     plot_estimator_errors({"x": np.array([[1.0, 0.5], [1.0, 0.5]])}, [1, 4], ax=ax)
     np.testing.assert_allclose(ax.lines[-1].get_ydata(), [1.0, 0.5])  # repère 1/√n
-    draw_cartpole(ax, [0.5, 0.0, 0.1, 0.0])
-    assert len(ax.patches) == 1
     plt.close(fig)
-    html = cartpole_animation(np.zeros((100, 4)), n_frames=10).to_jshtml()
-    assert "frames[9]" in html and "frames[10]" not in html
+
+
+def test_cartpole_frames_rendered_by_the_env_and_animated():
+    import torch
+
+    from profond.animation import animation_html
+    from profond.rl.policies import rollout_frames
+
+    policy = torch.nn.Linear(4, 2)  # politique quelconque : des logits pour deux actions
+    frames, steps = rollout_frames(policy, "CartPole-v1", seed=0, max_steps=50,
+                                   generator=torch.Generator().manual_seed(0), n_frames=6)
+    assert frames.dtype == np.uint8 and frames.shape[1:] == (400, 600, 3)
+    assert len(frames) == len(steps) <= 6 and steps[0] == 0
+    assert frames.std() > 0  # une vraie image, pas un fond uni
+    html = animation_html(frames_animation(frames, steps), alt="CartPole").data
+    assert f"frames[{len(frames) - 1}]" in html and f"frames[{len(frames)}]" not in html
+    with pytest.raises(ValueError, match="`frames`"):
+        frames_animation(frames[:, :, :, 0], steps)
 
 
 def test_history_as_dict_leaves_policy_out():

@@ -3,10 +3,6 @@ les courbes de niveau : elles lisent des :class:`~profond.optim.trajectory.Traje
 
 from __future__ import annotations
 
-import base64
-import tempfile
-from io import BytesIO
-from pathlib import Path
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -14,6 +10,7 @@ import numpy as np
 import torch
 from matplotlib import animation
 
+from profond.animation import animation_html  # noqa: F401  (réexporté pour le chapitre)
 from profond.optim.objectives import Objective
 from profond.optim.trajectory import Trajectory
 
@@ -125,89 +122,6 @@ def animate_trajectories(
         return lines + texts
 
     return animation.FuncAnimation(fig, draw, frames=n_frames, interval=interval, blit=False)
-
-
-class PalettePNGWriter(animation.HTMLWriter):
-    """Le lecteur HTML de matplotlib, avec des images PNG réduites à une palette de ``colors``
-    couleurs : des figures au trait y perdent peu, et la page pèse 3 à 4 fois moins."""
-
-    def __init__(self, *args, colors: int = 64, **kwargs):
-        super().__init__(*args, embed_frames=True, **kwargs)
-        self.colors = colors
-
-    def grab_frame(self, **savefig_kwargs):
-        from PIL import Image
-
-        buf = BytesIO()
-        self.fig.savefig(buf, format="png", dpi=self.dpi, **savefig_kwargs)
-        image = Image.open(BytesIO(buf.getvalue())).convert("RGB").quantize(
-            colors=self.colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
-        )
-        out = BytesIO()
-        image.save(out, format="png", optimize=True)
-        data = base64.encodebytes(out.getvalue()).decode("ascii")
-        self._total_bytes += len(data)
-        if self._total_bytes >= self._bytes_limit:
-            raise ValueError(
-                f"L'animation dépasse {self._bytes_limit} octets : réduire `n_frames`, `dpi` ou la taille."
-            )
-        self._saved_frames.append(data)
-
-
-def animation_html(anim: animation.FuncAnimation, alt: str, colors: int = 64):
-    """L'animation en HTML autonome (images intégrées, lecteur JavaScript de matplotlib), avec des
-    images à palette réduite (:class:`PalettePNGWriter`).
-
-    ``alt`` est le texte alternatif de l'image animée (lecteurs d'écran). La figure est fermée
-    d'abord, sinon le notebook en afficherait aussi une copie statique."""
-    from html import escape
-
-    from IPython.display import HTML
-
-    if not isinstance(alt, str) or not alt.strip():
-        raise ValueError("`alt` doit être un texte non vide décrivant l'animation.")
-
-    plt.close(anim._fig)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp, "animation.html")
-        writer = PalettePNGWriter(fps=1000 / anim._interval, default_mode="once", colors=colors)
-        writer.frame_format = "png"
-        anim.save(str(path), writer=writer)
-        html = path.read_text(encoding="utf-8")
-    return HTML(localize_player(html).replace('<img id="_anim_img', f'<img alt="{escape(alt)}" id="_anim_img', 1))
-
-
-#: Les boutons du lecteur de matplotlib, traduits ; leurs icônes Font Awesome (chargées depuis un
-#: CDN, donc absentes hors ligne) sont remplacées par des caractères Unicode.
-_PLAYER_LABELS = {
-    "Decrease speed": ("Ralentir", "−"),
-    "First frame": ("Première image", "|◀"),
-    "Previous frame": ("Image précédente", "◁"),
-    "Play backwards": ("Lecture à rebours", "◀"),
-    "Pause": ("Pause", "||"),
-    "Play": ("Lecture", "▶"),
-    "Next frame": ("Image suivante", "▷"),
-    "Last frame": ("Dernière image", "▶|"),
-    "Increase speed": ("Accélérer", "+"),
-}
-
-
-def localize_player(html: str) -> str:
-    """Le lecteur d'animation de matplotlib en français et sans ressource externe."""
-    import re
-
-    html = re.sub(r'<link rel="stylesheet"\s*href="https://[^"]*font-awesome[^"]*">', "", html)
-    for english, (french, symbol) in _PLAYER_LABELS.items():
-        html = re.sub(
-            rf'title="{english}" aria-label="{english}"(\s*onclick="[^"]*")>\s*<i class="[^"]*"></i>',
-            rf'title="{french}" aria-label="{french}"\1>{symbol}',
-            html,
-        )
-    html = html.replace('title="Repetition mode" aria-label="Repetition mode"',
-                        'title="Mode de répétition" aria-label="Mode de répétition"')
-    for english, french in (("Once", "Une fois"), ("Loop", "En boucle"), ("Reflect", "Aller-retour")):
-        html = re.sub(rf'(<label for="_anim_radio\d_[^"]*">){english}</label>', rf"\1{french}</label>", html)
-    return html
 
 
 def plot_losses(trajectories: Sequence[Trajectory], objective: Objective | None = None, ax=None, by="epoch"):

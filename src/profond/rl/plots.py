@@ -93,39 +93,21 @@ def plot_estimator_errors(errors: dict[str, np.ndarray], sizes, ax=None):
     return ax
 
 
-def draw_cartpole(ax, state, half_width: float = 2.4, pole_length: float = 1.0):
-    """Dessine le chariot et le bâton de CartPole à partir de l'état ``(x, ẋ, θ, θ̇)``.
-
-    ``half_width`` : demi-largeur de la vue (la piste de gymnasium va de −2,4 à 2,4).
-    """
-    x, theta = float(state[0]), float(state[2])
-    ax.clear()
-    ax.set_xlim(-half_width, half_width)
-    ax.set_ylim(-0.25, 1.15)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.plot([-2.4, 2.4], [0, 0], color="0.5", lw=1)
-    ax.add_patch(plt.Rectangle((x - 0.25, -0.1), 0.5, 0.2, color="tab:blue"))
-    ax.plot([x, x + pole_length * np.sin(theta)], [0.0, pole_length * np.cos(theta)], color="tab:brown", lw=5)
-    return ax
-
-
-def cartpole_animation(states: np.ndarray, n_frames: int = 40, figsize=(5, 2), dpi: int = 60,
-                       interval: int = 80):
-    """Animation matplotlib d'au plus ``n_frames`` images prises régulièrement dans ``states``.
-
-    La vue est centrée et réglée sur l'étendue des positions du chariot.
-    """
-    states = np.asarray(states, dtype=float)
-    idx = np.linspace(0, len(states) - 1, min(n_frames, len(states))).round().astype(int)
-    half_width = float(np.clip(np.abs(states[:, 0]).max() + 1.0, 1.3, 2.5))
+def frames_animation(frames: np.ndarray, steps, figsize=(4.5, 3.0), dpi: int = 72, interval: int = 80):
+    """Animation matplotlib des images ``frames`` (rendues par l'environnement), titrées par le
+    numéro de pas ; à passer à :func:`profond.animation.animation_html`."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) != len(steps):
+        raise ValueError("`frames` doit être de forme (k, H, W, 3) avec autant d'images que de `steps`.")
     fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
-    fig.subplots_adjust(0, 0, 1, 0.88)
+    fig.subplots_adjust(0, 0, 1, 0.9)
+    ax.axis("off")
+    image = ax.imshow(frames[0])
+    title = ax.set_title(f"pas {steps[0]}", fontsize=9)
 
     def frame(i):
-        draw_cartpole(ax, states[idx[i]], half_width=half_width)
-        ax.set_title(f"pas {idx[i]}", fontsize=9)
+        image.set_data(frames[i])
+        title.set_text(f"pas {steps[i]}")
+        return image, title
 
-    anim = animation.FuncAnimation(fig, frame, frames=len(idx), interval=interval)
-    plt.close(fig)
-    return anim
+    return animation.FuncAnimation(fig, frame, frames=len(frames), interval=interval)

@@ -136,3 +136,42 @@ def rollout_states(policy: nn.Module, env_id: str, seed: int, max_steps: int,
             break
     env.close()
     return np.stack(states)
+
+
+def rollout_frames(policy: nn.Module, env_id: str, seed: int, max_steps: int, generator: torch.Generator,
+                   n_frames: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Joue un épisode avec ``policy`` puis en renvoie ``n_frames`` images régulièrement espacées,
+    rendues par l'environnement lui-même (``render_mode="rgb_array"``, sans écran).
+
+    L'épisode est joué une fois sans rendu en notant les actions, puis rejoué (même graine, mêmes
+    actions) en ne rendant que les pas retenus : rendre chaque pas coûterait bien plus cher.
+    Renvoie ``(frames, steps)`` : images ``(k, H, W, 3)`` en ``uint8`` et numéros des pas.
+    """
+    import os
+
+    import gymnasium as gym
+
+    max_steps = check_positive_int("max_steps", max_steps)
+    n_frames = check_positive_int("n_frames", n_frames)
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # rendu hors écran (pygame)
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=seed)
+    actions = []
+    for _ in range(max_steps):
+        with torch.inference_mode():
+            act = int(sample_actions(policy(torch.as_tensor(obs)[None]), generator)[0])
+        actions.append(act)
+        obs, _, term, trunc, _ = env.step(act)
+        if term or trunc:
+            break
+    env.close()
+    steps = np.unique(np.linspace(0, len(actions), min(n_frames, len(actions) + 1)).round().astype(int))
+    env = gym.make(env_id, render_mode="rgb_array")
+    env.reset(seed=seed)
+    frames = [env.render()] if steps[0] == 0 else []
+    for t, act in enumerate(actions, start=1):
+        env.step(act)
+        if t in steps:
+            frames.append(env.render())
+    env.close()
+    return np.stack(frames), steps
