@@ -18,7 +18,9 @@ _LABELS = {
 }
 
 
-def _values(history: History, key: str) -> list[float]:
+def history_values(history: History, key: str) -> list[float]:
+    """Les valeurs par époque de ``key`` : un champ de l'historique (``train_loss``, ``lr``...)
+    ou une métrique (``val_accuracy``...)."""
     if key in ("train_loss", "val_loss", "lr", "batch_loss", "grad_norm"):
         return getattr(history, key)
     if key in history.metrics:
@@ -31,7 +33,7 @@ def plot_history(history: History, keys: Sequence[str] = ("train_loss", "val_los
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
     for key in keys:
-        values = _values(history, key)
+        values = history_values(history, key)
         if values:
             ax.plot(history.epoch[: len(values)], values, label=_LABELS.get(key, key))
     ax.set_xlabel("époque")
@@ -48,7 +50,7 @@ def plot_histories(histories: Mapping[str, History], key: str = "val_loss", ax=N
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
     for i, (name, h) in enumerate(histories.items()):
-        values = _values(h, key)
+        values = history_values(h, key)
         ax.plot(h.epoch[: len(values)], values, linestyle, color=f"C{i}", label=name)
     ax.set_xlabel("époque")
     ax.set_ylabel(ylabel or _LABELS.get(key, key))

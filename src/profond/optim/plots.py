@@ -11,6 +11,7 @@ import torch
 from matplotlib import animation
 
 from profond.animation import animation_html  # noqa: F401  (réexporté pour le chapitre)
+from profond.plots import history_values
 from profond.optim.objectives import Objective
 from profond.optim.trajectory import Trajectory
 
@@ -170,7 +171,7 @@ def plot_activation_derivatives(x: torch.Tensor, derivatives: dict[str, torch.Te
 def plot_band(ax, histories, key: str, label: str, color=None):
     """Moyenne ± écart-type sur les graines d'une quantité par époque (``train_loss``, ``val_loss``
     ou une métrique comme ``val_accuracy``)."""
-    values = np.array([h.metrics[key] if key in h.metrics else getattr(h, key) for h in histories])
+    values = np.array([history_values(h, key) for h in histories])
     epochs = np.asarray(histories[0].epoch)
     mean, std = values.mean(axis=0), values.std(axis=0)
     ax.plot(epochs, mean, label=label, color=color)
@@ -178,9 +179,10 @@ def plot_band(ax, histories, key: str, label: str, color=None):
     return ax
 
 
-def plot_histories(groups: dict, keys=("train_loss", "val_accuracy"), ylabels=None, log_first=True):
+def plot_seed_bands(groups: dict, keys=("train_loss", "val_accuracy"), ylabels=None, log_first=True):
     """Courbes par époque de plusieurs groupes d'entraînements (une liste d'historiques par
-    étiquette) : moyenne et bande ± écart-type sur les graines."""
+    étiquette, une par graine) : moyenne et bande ± écart-type sur les graines. Pour un seul
+    historique par étiquette, voir :func:`profond.plots.plot_histories`."""
     ylabels = ylabels or {"train_loss": "perte d'entraînement", "val_loss": "perte de validation",
                           "val_accuracy": "précision en validation"}
     fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 3.6))
