@@ -7,9 +7,16 @@ Chaque sous-module correspond à une partie du cours :
 - :mod:`profond.optim` (partie 2) ;
 - :mod:`profond.nn` (partie 3) ;
 - :mod:`profond.rl` (partie 4).
+
+Communs à toutes les parties : :mod:`profond.compare` (comparaisons loyales sur plusieurs graines,
+chaque bras réglé par la même recherche) et :mod:`profond.fr` (nombres écrits en français, dans le
+texte comme sur les figures : le style est appliqué à l'import).
 """
 
+from profond.fr import use_french_style
 from profond.utils import seed_everything
+
+use_french_style()
 
 __all__ = ["seed_everything"]
 __version__ = "0.1.0"
