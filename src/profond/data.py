@@ -105,6 +105,19 @@ def to_dataset(x: np.ndarray, y: np.ndarray, task: str = "classification", dtype
     return TensorDataset(xt, yt)
 
 
+def split_tensors(split: Split, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(x_train, y_train, x_val, y_val)`` d'un découpage, en tenseurs (entrées ``dtype``, classes
+    ``long``) : pour les expériences dont les données tiennent en mémoire.
+
+    >>> x, y, xv, yv = split_tensors(load_split("iris"))
+    >>> tuple(x.shape), y.dtype, tuple(xv.shape)
+    ((112, 4), torch.int64, (38, 4))
+    """
+    train = to_dataset(split.x_train, split.y_train, split.task, dtype).tensors
+    val = to_dataset(split.x_val, split.y_val, split.task, dtype).tensors
+    return train[0], train[1], val[0], val[1]
+
+
 def make_loaders(
     name: str,
     batch_size: int = 32,
