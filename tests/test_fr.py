@@ -50,12 +50,15 @@ def test_percent_auto_ratio_and_numpy_torch_inputs():
         fr.number("0.5")
 
 
-def test_glued_text_has_no_quotes():
-    assert repr(fr.number(0.5, 1)) == "0,5"
+@pytest.mark.parametrize("text", [fr.number(0.905, 3), fr.number(0.6, 1), fr.percent(0.079), fr.sci(2.2e-16),
+                                  fr.number(-12345.5, 1)])
+def test_glued_text_comes_back_unchanged(text):
+    # Le chemin de myst-nb : représentation text/plain d'IPython, puis relecture par literal_eval.
     from IPython.core.formatters import format_display_data
+    from myst_nb.core.variables import format_plain_text
 
-    data, _ = format_display_data(fr.number(0.5, 1))
-    assert data["text/plain"] == "0,5"
+    data, _ = format_display_data(text)
+    assert format_plain_text(data["text/plain"], "") == str(text)
 
 
 def test_figure_ticks_use_decimal_comma():

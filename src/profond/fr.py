@@ -3,7 +3,7 @@
 Tout nombre qu'une cellule insère dans le texte (``glue``) passe par ces fonctions, et les figures
 utilisent la virgule décimale grâce à :func:`use_french_style` (appliqué à l'import de ``profond``).
 
->>> print(number(0.9473, 3), number(-12), number(1234567.5, 1))
+>>> print(number(0.9473, 3), number(-12, 0), number(1234567.5, 1))
 0,947 −12 1 234 567,5
 >>> print(sci(2.2e-16), percent(0.079))
 2,2 × 10⁻¹⁶ 7,9 %
@@ -24,11 +24,10 @@ _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
 class FrenchText(str):
-    """Une chaîne qui s'affiche telle quelle, sans guillemets : ``glue`` l'insère dans le texte
-    comme un nombre (son ``repr`` est la chaîne elle-même)."""
-
-    def __repr__(self) -> str:
-        return str(self)
+    """Une chaîne de texte français produite par ce module. ``glue`` l'insère telle quelle :
+    myst-nb relit la représentation ``text/plain`` (``'0,947'``) avec ``ast.literal_eval``, ce qui
+    retire les guillemets — et c'est pourquoi le ``repr`` doit rester celui d'une chaîne : sans
+    guillemets, « 0,905 » serait relu comme le couple ``(0, 905)``."""
 
 
 def _check(x, name: str = "x") -> float:
