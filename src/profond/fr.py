@@ -3,10 +3,12 @@
 Tout nombre qu'une cellule insère dans le texte (``glue``) passe par ces fonctions, et les figures
 utilisent la virgule décimale grâce à :func:`use_french_style` (appliqué à l'import de ``profond``).
 
->>> print(number(0.9473, 3), number(-12, 0), number(1234567.5, 1))
-0,947 −12 1 234 567,5
->>> print(sci(2.2e-16), percent(0.079))
-2,2 × 10⁻¹⁶ 7,9 %
+>>> print(number(0.9473, 3), number(-12, 0))
+0,947 −12
+>>> number(1234567.5, 1).replace(THIN_NBSP, "␣")  # espaces fines insécables entre milliers
+'1␣234␣567,5'
+>>> print(sci(2.2e-16), percent(0.079).replace(THIN_NBSP, "␣"))
+2,2 × 10⁻¹⁶ 7,9␣%
 """
 
 from __future__ import annotations
