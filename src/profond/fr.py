@@ -7,8 +7,8 @@ utilisent la virgule décimale grâce à :func:`use_french_style` (appliqué à 
 0,947 −12
 >>> number(1234567.5, 1).replace(THIN_NBSP, "␣")  # espaces fines insécables entre milliers
 '1␣234␣567,5'
->>> print(sci(2.2e-16), percent(0.079).replace(THIN_NBSP, "␣"))
-2,2 × 10⁻¹⁶ 7,9␣%
+>>> print(sci(2.2e-16).replace(THIN_NBSP, "␣"), percent(0.079).replace(THIN_NBSP, "␣"))
+2,2␣×␣10⁻¹⁶ 7,9␣%
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def number(x, decimals: int = 3) -> FrenchText:
 
 
 def sci(x, digits: int = 1) -> FrenchText:
-    """Notation scientifique française : ``sci(2.2e-16)`` donne « 2,2 × 10⁻¹⁶ »."""
+    """Notation scientifique française : ``sci(2.2e-16)`` donne « 2,2 × 10⁻¹⁶ » (espaces fines
+    insécables autour du signe ×, pour qu'un retour à la ligne ne coupe pas le nombre)."""
     x = _check(x)
     if x == 0 or not math.isfinite(x):
         return number(x, 0)
@@ -77,7 +78,7 @@ def sci(x, digits: int = 1) -> FrenchText:
     head = _fixed(mantissa, digits)
     if exponent == 0:
         return FrenchText(head)
-    return FrenchText(f"{head} × 10{str(exponent).translate(_SUPERSCRIPTS)}")
+    return FrenchText(f"{head}{THIN_NBSP}×{THIN_NBSP}10{str(exponent).translate(_SUPERSCRIPTS)}")
 
 
 def percent(fraction, decimals: int = 1) -> FrenchText:
@@ -98,8 +99,8 @@ def auto(x, significant: int = 3) -> FrenchText:
 
 
 def ratio(x, significant: int = 2) -> FrenchText:
-    """Un rapport « × k » : ``ratio(1.234)`` donne « 1,2× »."""
-    return FrenchText(f"{auto(x, significant)}×")
+    """Un rapport « k × » : ``ratio(1.234)`` donne « 1,2 × » (espace fine insécable)."""
+    return FrenchText(f"{auto(x, significant)}{THIN_NBSP}×")
 
 
 # --- Figures -------------------------------------------------------------------------------------
