@@ -11,6 +11,9 @@
 4. MathJax servi par le site lui-même (aucun CDN) : à la fin de la construction, on copie dans
    ``_static/mathjax`` le strict nécessaire (``tex-mml-chtml.js``, les polices woff-v2 et les
    extensions TeX) depuis le paquet PyPI ``sphinx-mathjax-offline``. ``mathjax_path`` pointe dessus.
+5. Typographie française (espaces insécables, apostrophes, guillemets) : ``profond_typo``.
+6. Citations et bibliographie en français (« Sutton et Barto, 2018 ») : ``profond_biblio``.
+7. Interface en français et boutons de navigation qui marchent sur téléphone : ``profond_interface``.
 """
 
 from __future__ import annotations
@@ -108,6 +111,13 @@ def _french_proof_directive(app: Sphinx):
 
 
 def setup(app: Sphinx):
+    import profond_biblio
+    import profond_interface
+    import profond_typo
+
+    profond_typo.setup(app)
+    profond_biblio.setup(app)
+    profond_interface.setup(app)
     app.setup_extension("sphinx_proof")
     app.add_directive_to_domain("prf", "proof", _french_proof_directive(app), override=True)
     app.connect("build-finished", copy_mathjax)

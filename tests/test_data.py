@@ -86,3 +86,30 @@ def test_errors():
         shift_images(torch.zeros(1, 3, 3), 3, 0)
     with pytest.raises(ValueError, match=r"\(N, 64\)"):
         RandomShift(torch.zeros(2, 10), torch.zeros(2))
+
+
+def test_digits_tensors_scaled_and_built_on_split_tensors():
+    from profond.data import digits_tensors, split_tensors
+
+    x, y, xv, yv = digits_tensors(100, seed=0)
+    assert x.shape == (100, 64) and xv.shape == (450, 64) and y.dtype == torch.long
+    assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+    raw = split_tensors(load_split("digits", seed=0, standardize=False, n_train=100))
+    torch.testing.assert_close(x * 16, raw[0])
+    assert torch.equal(yv, raw[3])
+
+
+def test_tensor_loader_batches_and_seeded_order():
+    from profond.data import tensor_loader
+
+    x, y = torch.arange(20.0).reshape(10, 2), torch.arange(10)
+    batches = list(tensor_loader(x, y, batch_size=4, shuffle=False))
+    assert [len(b[1]) for b in batches] == [4, 4, 2] and torch.equal(batches[0][1], torch.arange(4))
+    assert len(tensor_loader(x, y, 4, drop_last=True)) == 2
+    a = [b[1] for b in tensor_loader(x, y, 4, generator=torch.Generator().manual_seed(5))]
+    b = [b[1] for b in tensor_loader(x, y, 4, generator=torch.Generator().manual_seed(5))]
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    assert sorted(torch.cat(a).tolist()) == list(range(10)) and torch.cat(a).tolist() != list(range(10))
+    assert torch.equal(x[a[0]], [xb for xb, _ in tensor_loader(x, y, 4, generator=torch.Generator().manual_seed(5))][0])
+    with pytest.raises(ValueError, match="même nombre"):
+        tensor_loader(x, y[:5])

@@ -6,11 +6,11 @@ standardisation est ajustée sur la seule partie d'entraînement, puis appliqué
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset
 
 from profond.utils import check_positive_int
 
@@ -116,6 +116,39 @@ def split_tensors(split: Split, dtype=torch.float32) -> tuple[torch.Tensor, torc
     train = to_dataset(split.x_train, split.y_train, split.task, dtype).tensors
     val = to_dataset(split.x_val, split.y_val, split.task, dtype).tensors
     return train[0], train[1], val[0], val[1]
+
+
+def digits_tensors(n_train: int | None = None, seed: int = 0, dtype=torch.float32):
+    """Chiffres 8×8 de scikit-learn en tenseurs ``(x_train, y_train, x_val, y_val)``, pixels ramenés
+    dans [0, 1] par une échelle fixe (division par 16), pour que le décalage des images
+    (:class:`RandomShift`) garde un sens ; ``n_train`` comme dans :func:`load_split`. Section
+    `sec-donnees`.
+
+    >>> x, y, xv, yv = digits_tensors(100)
+    >>> tuple(x.shape), tuple(xv.shape), float(x.max()), y.dtype
+    ((100, 64), (450, 64), 1.0, torch.int64)
+    """
+    s = load_split("digits", seed=seed, standardize=False, n_train=n_train)
+    return split_tensors(replace(s, x_train=s.x_train / 16.0, x_val=s.x_val / 16.0), dtype)
+
+
+def tensor_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 32, shuffle: bool = True,
+                  generator: torch.Generator | None = None, drop_last: bool = False) -> DataLoader:
+    """Un ``DataLoader`` sur deux tenseurs qui tiennent en mémoire, lot par lot : l'échantillonneur
+    (``BatchSampler``) donne les indices d'un lot et ``TensorDataset`` les découpe d'un coup, au
+    lieu d'assembler les exemples un à un. Mélangé à chaque époque par ``generator`` si
+    ``shuffle``. Section `sec-donnees`.
+
+    >>> loader = tensor_loader(torch.arange(10.0).reshape(5, 2), torch.arange(5), batch_size=2, shuffle=False)
+    >>> [tuple(xb.shape) for xb, _ in loader], len(loader)
+    ([(2, 2), (2, 2), (1, 2)], 3)
+    """
+    batch_size = check_positive_int("batch_size", batch_size)
+    if len(x) != len(y):
+        raise ValueError(f"`x` et `y` doivent avoir le même nombre d'exemples, reçu {len(x)} et {len(y)}.")
+    dataset = TensorDataset(x, y)
+    order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last), batch_size=None)
 
 
 def make_loaders(

@@ -1,21 +1,26 @@
-"""Réseaux et expériences du chapitre « Introduction » (partie 1).
+"""Réseaux, coûts et comparaison des coûts du chapitre « Introduction » (partie 1).
 
-Chaque expérience est bornée (un nombre d'époques), fixe sa graine avec
-:func:`profond.seed_everything` et renvoie des données (historiques, dataclasses) ; les figures
-sont tracées à part, par :mod:`profond.plots`.
+:func:`make_mlp` est le constructeur de perceptrons multicouches de tout le cours. Les autres
+expériences du chapitre vivent dans :mod:`profond.init` (initialisation), :mod:`profond.regularization`
+(régularisation, écrêtage) et :mod:`profond.schedules` (ordonnanceurs de taux). Chaque expérience
+est bornée (un nombre d'époques), fixe sa graine avec :func:`profond.seed_everything` et renvoie
+des données ; les figures sont tracées à part, par :mod:`profond.plots`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
-from profond.data import RandomShift, load_split
+from profond.data import digits_tensors, tensor_loader
+from profond.init import init_weights_
 from profond.training import History, accuracy, fit
 from profond.utils import check_positive, check_positive_int, seed_everything
+
+__all__ = [
+    "TwoLayerNet", "make_mlp", "collapse_linear", "OneHotMSELoss", "output_gradients", "multilabel_targets",
+    "MULTILABEL_NAMES", "multilabel_accuracy", "LOSSES", "loss_run", "digits_tensors",
+]
 
 
 # --- Réseaux ---------------------------------------------------------------------------------
@@ -44,10 +49,15 @@ class TwoLayerNet(nn.Module):
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
-def make_mlp(sizes: list[int] | tuple[int, ...], activation: str = "relu", dropout: float = 0.0) -> nn.Sequential:
+def make_mlp(sizes: list[int] | tuple[int, ...], activation: str = "relu", dropout: float = 0.0, *,
+             init: str | None = None, generator: torch.Generator | None = None) -> nn.Sequential:
     """Perceptron multicouche : des couches ``nn.Linear`` de tailles ``sizes`` (entrée, cachées,
     sortie), séparées par l'activation (et un ``nn.Dropout`` si ``dropout > 0``) ; pas d'activation
     après la dernière couche. ``nn.Sequential`` reçoit les modules un par un, pas une liste.
+
+    ``init`` (l'un de :data:`profond.init.INIT_SCHEMES`, ``None`` pour garder l'initialisation de
+    PyTorch) réinitialise les couches linéaires par :func:`profond.init.init_weights_`, avec le
+    générateur ``generator`` s'il est donné.
 
     >>> make_mlp([4, 8, 3], "tanh")
     Sequential(
@@ -71,7 +81,10 @@ def make_mlp(sizes: list[int] | tuple[int, ...], activation: str = "relu", dropo
             layers.append(_ACTIVATIONS[activation]())
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
+    model = nn.Sequential(*layers)
+    if init is not None:
+        init_weights_(model, init, generator)
+    return model
 
 
 def collapse_linear(w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor):
@@ -150,183 +163,22 @@ def multilabel_accuracy(output: torch.Tensor, target: torch.Tensor) -> float:
     return ((output > 0).float() == target).float().mean().item()
 
 
-def l1_penalty(model: nn.Module, lam: float) -> torch.Tensor:
-    """Pénalité L1 :math:`\\lambda \\sum_k \\|W^k\\|_1` sur les matrices de poids (pas les biais).
-    Équation `intro-eq-penalite`.
-
-    >>> net = nn.Linear(2, 1); _ = nn.init.constant_(net.weight, -2.0)
-    >>> l1_penalty(net, 0.5)
-    tensor(2., grad_fn=<MulBackward0>)
-    """
-    return lam * sum(p.abs().sum() for name, p in model.named_parameters() if name.endswith("weight"))
+LOSSES = ("entropie croisée", "MSE sur one-hot")
+"""Les deux coûts de classification comparés dans la section `intro-sec-multiclasse`."""
 
 
-def l2_penalty(model: nn.Module, lam: float) -> torch.Tensor:
-    """Pénalité L2 :math:`\\lambda \\sum_k \\|W^k\\|_2^2` sur les matrices de poids (pas les biais).
-    Équation `intro-eq-penalite`.
-
-    >>> net = nn.Linear(2, 1); _ = nn.init.constant_(net.weight, -2.0)
-    >>> l2_penalty(net, 0.5)
-    tensor(4., grad_fn=<MulBackward0>)
-    """
-    return lam * sum((p**2).sum() for name, p in model.named_parameters() if name.endswith("weight"))
-
-
-# --- Données des expériences -----------------------------------------------------------------
-
-
-def digits_tensors(n_train: int | None = None, seed: int = 0):
-    """Chiffres 8×8 de scikit-learn en tenseurs, pixels ramenés dans [0, 1] (division par 16, une
-    échelle fixe, pour que le décalage des images garde un sens). Renvoie
-    ``(x_train, y_train, x_val, y_val)``.
-
-    >>> x, y, xv, yv = digits_tensors(100)
-    >>> tuple(x.shape), tuple(xv.shape), float(x.max())
-    ((100, 64), (450, 64), 1.0)
-    """
-    s = load_split("digits", seed=seed, standardize=False, n_train=n_train)
-    to_x = lambda a: torch.as_tensor(a / 16.0, dtype=torch.float32)  # noqa: E731
-    to_y = lambda a: torch.as_tensor(a, dtype=torch.long)  # noqa: E731
-    return to_x(s.x_train), to_y(s.y_train), to_x(s.x_val), to_y(s.y_val)
-
-
-# --- Expériences -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OverfitConfig:
-    """Hyper-paramètres de l'expérience de sur-apprentissage sur les chiffres."""
-
-    n_train: int = 150
-    """Exemples d'entraînement gardés (peu, pour sur-apprendre vite)."""
-    hidden: int = 128
-    """Largeur des deux couches cachées."""
-    epochs: int = 80
-    """Nombre d'époques."""
-    lr: float = 2e-3
-    """Taux d'apprentissage d'Adam."""
-    batch_size: int = 50
-    """Taille des lots."""
-    l1: float = 6e-4
-    """Coefficient λ de la pénalité L1."""
-    l2: float = 5e-3
-    """Coefficient λ de la pénalité L2."""
-    dropout: float = 0.5
-    """Probabilité d'éteindre un neurone caché."""
-    max_shift: int = 1
-    """Décalage maximal (pixels) de l'augmentation."""
-    grad_clip: float = 0.5
-    """Norme maximale du gradient pour l'écrêtage."""
-    seed: int = 0
-    """Graine."""
-
-
-REGULARIZATIONS = ("aucune", "L2", "L1", "dropout", "augmentation", "écrêtage")
-
-
-def overfitting_experiment(config: OverfitConfig = OverfitConfig(), variants=REGULARIZATIONS) -> dict[str, History]:
-    """Entraîne le même MLP (64 → hidden → hidden → 10, ReLU) sur ``n_train`` chiffres, une fois par
-    régularisation de ``variants`` (parmi :data:`REGULARIZATIONS`), avec la même graine. Renvoie un
-    historique par variante (perte d'entraînement et de validation, exactitude de validation)."""
-    for v in variants:
-        if v not in REGULARIZATIONS:
-            raise ValueError(f"Régularisation inconnue {v!r} : attendu l'une de {REGULARIZATIONS}.")
-    x, y, xv, yv = digits_tensors(config.n_train, config.seed)
-    val_loader = DataLoader(TensorDataset(xv, yv), batch_size=512)
-    histories = {}
-    for v in variants:
-        g = seed_everything(config.seed)
-        model = make_mlp([64, config.hidden, config.hidden, 10], "relu", config.dropout if v == "dropout" else 0.0)
-        if v == "augmentation":
-            train_set = RandomShift(x, y, max_shift=config.max_shift, generator=torch.Generator().manual_seed(config.seed))
-        else:
-            train_set = TensorDataset(x, y)
-        train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=g)
-        regularizer = {"L1": lambda m: l1_penalty(m, config.l1), "L2": lambda m: l2_penalty(m, config.l2)}.get(v)
-        histories[v] = fit(
-            model, nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters(), lr=config.lr),
-            train_loader, val_loader, config.epochs, device="cpu", metrics={"accuracy": accuracy},
-            regularizer=regularizer, grad_clip=config.grad_clip if v == "écrêtage" else None, progress=False,
-        )
-    return histories
-
-
-def loss_comparison(epochs: int = 10, hidden: int = 32, lr: float = 0.2, seed: int = 0) -> dict[str, History]:
-    """Même réseau, même optimiseur (SGD), deux coûts : entropie croisée sur SoftMax, et MSE sur
-    sigmoïdes contre le *one-hot*. Sur tous les chiffres (pixels dans [0, 1]). Un historique par coût."""
-    x, y, xv, yv = digits_tensors(None, seed)
-    val_loader = DataLoader(TensorDataset(xv, yv), batch_size=512)
-    histories = {}
-    for name, loss in (("entropie croisée", nn.CrossEntropyLoss()), ("MSE sur one-hot", OneHotMSELoss())):
-        g = seed_everything(seed)
-        model = make_mlp([64, hidden, 10], "tanh")
-        train_loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=g)
-        histories[name] = fit(model, loss, torch.optim.SGD(model.parameters(), lr=lr), train_loader,
-                              val_loader, epochs, device="cpu", metrics={"accuracy": accuracy}, progress=False)
-    return histories
-
-
-@dataclass
-class GradientNorms:
-    """Norme du gradient des poids de chaque couche linéaire, de l'entrée (indice 0) vers la sortie."""
-
-    activation: str
-    norms: list[float]
-
-
-def layer_gradient_norms(activation: str, depth: int = 10, width: int = 32, n_examples: int = 256,
-                         seed: int = 0) -> GradientNorms:
-    """Un MLP profond (``depth`` couches linéaires de largeur ``width``, initialisation par défaut de
-    PyTorch) ; une passe avant et arrière sur ``n_examples`` chiffres ; norme de
-    :math:`\\partial L / \\partial W^k` pour chaque couche :math:`k`. Aucune mise à jour."""
-    depth = check_positive_int("depth", depth)
-    seed_everything(seed)
-    x, y, _, _ = digits_tensors(n_examples, seed)
-    model = make_mlp([64] + [width] * (depth - 1) + [10], activation)
-    nn.CrossEntropyLoss()(model(x), y).backward()
-    norms = [m.weight.grad.norm().item() for m in model if isinstance(m, nn.Linear)]
-    return GradientNorms(activation, norms)
-
-
-def schedule_experiment(epochs: int = 8, lr: float = 0.2, max_lr: float = 0.2, momentum: float = 0.9,
-                        hidden: int = 64, seed: int = 0) -> dict[str, History]:
-    """SGD avec momentum à taux constant ``lr`` contre le même SGD piloté par ``OneCycleLR`` (montée
-    jusqu'à ``max_lr`` puis descente, un pas par lot ; ``OneCycleLR`` fait aussi varier le momentum
-    entre 0,85 et 0,95), même réseau, mêmes données (chiffres), même graine."""
+def loss_run(loss: str, lr: float, seed: int = 0, epochs: int = 10, hidden: int = 32) -> History:
+    """Entraîne le MLP 64 → hidden → 10 (tanh) par SGD de taux ``lr`` sur tous les chiffres (pixels
+    dans [0, 1], découpage fixe), avec le coût ``loss`` (l'un de :data:`LOSSES`) : entropie croisée
+    sur SoftMax, ou MSE sur sigmoïdes contre le *one-hot*. La graine fixe l'initialisation et
+    l'ordre des lots. Section `intro-sec-multiclasse`."""
+    if loss not in LOSSES:
+        raise ValueError(f"`loss` doit être l'un de {LOSSES}, reçu {loss!r}.")
     check_positive("lr", lr, strict=True)
-    check_positive("max_lr", max_lr, strict=True)
-    x, y, xv, yv = digits_tensors(None, seed)
-    val_loader = DataLoader(TensorDataset(xv, yv), batch_size=512)
-    histories = {}
-    for name in ("constant", "OneCycleLR"):
-        g = seed_everything(seed)
-        model = make_mlp([64, hidden, hidden, 10], "relu")
-        train_loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=g)
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-        scheduler = None
-        if name == "OneCycleLR":
-            scheduler = torch.optim.lr_scheduler.OneCycleLR(
-                optimizer, max_lr=max_lr, epochs=epochs, steps_per_epoch=len(train_loader))
-        histories[name] = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader, epochs,
-                              scheduler=scheduler, scheduler_step="batch", device="cpu",
-                              metrics={"accuracy": accuracy}, progress=False)
-    return histories
-
-
-def clipping_experiment(lr: float = 0.2, max_norm: float = 1.0, epochs: int = 20, hidden: int = 32,
-                        seed: int = 0) -> dict[str, History]:
-    """Régression sur *diabetes* avec les cibles brutes (de l'ordre de 150, donc des gradients
-    énormes au départ) et un SGD à grand pas ``lr`` : sans écrêtage, puis en écrêtant la norme du
-    gradient à ``max_norm``. Un historique par variante (``grad_norm`` rempli pour la seconde)."""
-    s = load_split("diabetes", seed=seed)
-    x, xv = (torch.as_tensor(a, dtype=torch.float32) for a in (s.x_train, s.x_val))
-    y, yv = (torch.as_tensor(a, dtype=torch.float32).reshape(-1, 1) for a in (s.y_train, s.y_val))
-    val_loader = DataLoader(TensorDataset(xv, yv), batch_size=512)
-    histories = {}
-    for name, clip in (("sans écrêtage", None), ("avec écrêtage", max_norm)):
-        g = seed_everything(seed)
-        model = make_mlp([10, hidden, 1], "tanh")
-        train_loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=g)
-        histories[name] = fit(model, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=lr), train_loader,
-                              val_loader, epochs, device="cpu", grad_clip=clip, progress=False)
-    return histories
+    x, y, xv, yv = digits_tensors(None, 0)
+    g = seed_everything(seed)
+    model = make_mlp([64, hidden, 10], "tanh")
+    criterion = nn.CrossEntropyLoss() if loss == LOSSES[0] else OneHotMSELoss()
+    return fit(model, criterion, torch.optim.SGD(model.parameters(), lr=lr), tensor_loader(x, y, 32, generator=g),
+               tensor_loader(xv, yv, 512, shuffle=False), epochs, device="cpu", metrics={"accuracy": accuracy},
+               progress=False)

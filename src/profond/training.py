@@ -97,6 +97,24 @@ class _EpochFunction(Callback):
         return self.fn(epoch, model, history)
 
 
+class EvaluateOn(Callback):
+    """Rappel de fin d'époque : évalue le modèle sur ``loader`` avec :func:`evaluate` (mode
+    évaluation, sans gradient) et note la perte dans ``history.metrics[f"{name}_loss"]`` (et chaque
+    métrique ``m`` dans ``f"{name}_{m}"``). Sert à mesurer la perte d'entraînement sans le bruit
+    du dropout ni de l'augmentation : ``EvaluateOn("train_eval", loss, train_loader_sans_melange)``.
+    Section `intro-sec-regularisation`."""
+
+    def __init__(self, name: str, loss: nn.Module, loader: Iterable, metrics: Mapping[str, Metric] | None = None):
+        if not name or not isinstance(name, str):
+            raise ValueError(f"`name` doit être une chaîne non vide, reçu {name!r}.")
+        self.name, self.loss, self.loader, self.metrics = name, loss, loader, metrics
+
+    def on_epoch_end(self, epoch: int, model: nn.Module, history: History) -> None:
+        res = evaluate(model, self.loss, self.loader, self.metrics)
+        for key, value in res.items():
+            history.metrics.setdefault(f"{self.name}_{key}", []).append(value)
+
+
 def default_device() -> torch.device:
     """Le GPU s'il y en a un, sinon le CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

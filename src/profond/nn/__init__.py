@@ -3,7 +3,13 @@
 - :mod:`profond.nn.batchnorm` : équations, rétropropagation écrite à la main, couches
   :class:`BatchNorm1d`, :class:`BatchNorm2d` (jumelles de celles de PyTorch) ;
 - :mod:`profond.nn.layernorm` : :class:`LayerNorm` ;
-- :mod:`profond.nn.experiments` : les expériences du chapitre et du TP (bornées, avec graine) ;
+- :mod:`profond.nn.models` : les réseaux (:func:`make_normalized_mlp`, :func:`make_lenet`) et les
+  chargeurs des chiffres 8×8 ;
+- :mod:`profond.nn.runs` : les entraînements mesurés (bornés, avec graine), bras de
+  :func:`profond.compare.compare` ;
+- :mod:`profond.nn.probes` : les sondes de Santurkar et al. (décalage de covariable interne,
+  paysage le long du gradient) ;
+- :mod:`profond.nn.statistics` : bruit de lot, statistiques de population, données décalées ;
 - :mod:`profond.nn.plots` : les figures, qui ne font que lire les résultats des expériences.
 """
 
