@@ -290,3 +290,43 @@ def test_noisy_batchnorm_changes_distribution_only_in_training():
     ref.load_state_dict(layer.state_dict())
     ref.eval()
     assert_close(layer(x), ref(x))
+
+
+# --- float32 : rapidité sans perte de précision --------------------------------------------------
+@pytest.mark.parametrize("cls,ref_cls,shape", [(BatchNorm1d, nn.BatchNorm1d, (64, 5)), (BatchNorm2d, nn.BatchNorm2d, (8, 3, 4, 4))])
+def test_float32_large_mean_keeps_precision(cls, ref_cls, shape):
+    """Une moyenne 1000 fois plus grande que l'écart-type : la variance en une passe
+    (Σx²/m − μ²) perdrait tous ses chiffres en float32 ; la nôtre centre d'abord, comme PyTorch."""
+    ours, ref = cls(shape[1]), ref_cls(shape[1])
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(shape, generator=g) + 1000.0).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    dy = torch.randn(shape, generator=g)
+    y, y_ref = ours(x), ref(x_ref)
+    assert_close(y, y_ref, rtol=1e-3, atol=1e-3)
+    y.backward(dy)
+    y_ref.backward(dy)
+    assert_close(x.grad, x_ref.grad, rtol=1e-3, atol=1e-3)
+    assert_close(ours.running_var, ref.running_var, rtol=1e-3, atol=1e-3)
+
+
+def test_backward_leaves_incoming_gradient_untouched():
+    """La rétropropagation réutilise ses propres tampons, jamais le gradient qu'elle reçoit."""
+    layer = BatchNorm1d(4, dtype=DTYPE)
+    x = torch.randn(6, 4, dtype=DTYPE, requires_grad=True)
+    dy = torch.randn(6, 4, dtype=DTYPE)
+    dy_copy = dy.clone()
+    layer(x).backward(dy)
+    assert torch.equal(dy, dy_copy)
+
+
+def test_statistics_shapes_follow_input_rank():
+    """Statistiques (C,) pour une entrée (N, C), (1, C, 1) pour (N, C, L) : aucune vue inutile."""
+    for shape in [(5, 3), (5, 3, 2)]:
+        x = torch.randn(shape, dtype=DTYPE)
+        w = torch.rand(3, dtype=DTYPE, requires_grad=True)
+        b = torch.randn(3, dtype=DTYPE, requires_grad=True)
+        rm, rv = torch.zeros(3, dtype=DTYPE), torch.ones(3, dtype=DTYPE)
+        BatchNormFunction.apply(x, w, b, rm, rv, 0.1, 1e-5).sum().backward()
+        assert w.grad.shape == (3,) and b.grad.shape == (3,) and rm.shape == (3,) and rv.shape == (3,)
+        assert_close(rm, 0.1 * x.mean(dim=(0,) + tuple(range(2, x.ndim))))

@@ -11,6 +11,7 @@ from torch import nn
 from torch.testing import assert_close
 
 from profond.nn import LayerNorm, LayerNormFunction, layer_norm
+from profond.nn.layernorm import layer_norm_input_grad
 
 DTYPE = torch.float64
 CASES = [((4, 6), 6), ((3, 5, 7), 7), ((3, 5, 7), (5, 7)), ((2, 3, 4, 5), (4, 5)), ((9,), 9), ((2, 1), 1)]
@@ -70,3 +71,51 @@ def test_errors():
         LayerNorm("quatre")
     with pytest.raises(ValueError, match="eps"):
         LayerNorm(3, eps=-1.0)
+
+
+def test_input_grad_with_given_means_and_weight():
+    """`layer_norm_input_grad` donne le même gradient, que les moyennes soient calculées par elle
+    ou données, et que γ soit appliqué avant (g = γ ⊙ ∂L/∂y) ou dans la fonction (``weight``)."""
+    g = torch.Generator().manual_seed(0)
+    dy, x_hat = torch.randn(4, 6, generator=g, dtype=DTYPE), torch.randn(4, 6, generator=g, dtype=DTYPE)
+    inv_std = torch.rand(4, 1, generator=g, dtype=DTYPE) + 0.5
+    w = torch.rand(6, generator=g, dtype=DTYPE) + 0.5
+    ref = layer_norm_input_grad(dy * w, x_hat, inv_std, -1)
+    expected = (dy * w - (dy * w).mean(-1, keepdim=True) - x_hat * (dy * w * x_hat).mean(-1, keepdim=True)) * inv_std
+    assert_close(ref, expected)
+    mean_g, mean_g_xhat = (dy * w).mean(-1, keepdim=True), (dy * w * x_hat).mean(-1, keepdim=True)
+    dy_copy = dy.clone()
+    assert_close(layer_norm_input_grad(dy, x_hat, inv_std, -1, mean_g, mean_g_xhat, weight=w), ref)
+    assert_close(layer_norm_input_grad(dy, x_hat, inv_std, -1, weight=w), ref)
+    assert_close(layer_norm_input_grad(dy * w, x_hat, inv_std, -1, mean_g, mean_g_xhat), ref)
+    assert torch.equal(dy, dy_copy)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_non_contiguous_input_and_gradient(affine):
+    """Entrée et gradient transposés (non contigus) : mêmes résultats que PyTorch."""
+    g = torch.Generator().manual_seed(2)
+    ours = LayerNorm(5, elementwise_affine=affine, dtype=DTYPE)
+    ref = nn.LayerNorm(5, elementwise_affine=affine, dtype=DTYPE)
+    x = torch.randn(5, 7, generator=g, dtype=DTYPE).t().requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    dy = torch.randn(5, 7, generator=g, dtype=DTYPE).t()
+    y, y_ref = ours(x), ref(x_ref)
+    assert_close(y, y_ref)
+    y.backward(dy)
+    y_ref.backward(dy)
+    assert_close(x.grad, x_ref.grad)
+
+
+def test_float32_large_mean_keeps_precision():
+    """Moyenne 1000 fois l'écart-type, en float32 : mêmes sorties et gradients que PyTorch."""
+    g = torch.Generator().manual_seed(0)
+    ours, ref = LayerNorm(64), nn.LayerNorm(64)
+    x = (torch.randn(8, 64, generator=g) + 1000.0).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    dy = torch.randn(8, 64, generator=g)
+    y, y_ref = ours(x), ref(x_ref)
+    assert_close(y, y_ref, rtol=1e-3, atol=1e-3)
+    y.backward(dy)
+    y_ref.backward(dy)
+    assert_close(x.grad, x_ref.grad, rtol=1e-3, atol=1e-3)

@@ -2,8 +2,9 @@
 
 Trois étages, du plus mathématique au plus « comptable » :
 
-1. une fonction par équation du chapitre (:func:`batch_mean`, :func:`batch_var`, :func:`normalise`,
-   :func:`scale_shift`, :func:`unbiased_var`, :func:`running_average`, :func:`normalise_backward`) ;
+1. une fonction par équation du chapitre : :func:`normalise_backward` ici, les autres
+   (:func:`batch_mean`, :func:`batch_var`, :func:`normalise`, :func:`scale_shift`,
+   :func:`unbiased_var`, :func:`running_average`) dans :mod:`profond.nn.norm_equations` ;
 2. :class:`BatchNormFunction`, une ``torch.autograd.Function`` dont la rétropropagation est celle
    que le chapitre dérive (équations `bn-eq-grad-gamma`, `bn-eq-grad-beta`, `bn-eq-grad-x`) ;
    :func:`batch_norm_train` et :func:`batch_norm_inference` (les deux encadrés d'algorithme) ;
@@ -26,108 +27,20 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+# Les équations communes à la normalisation par lots et par couche, réexportées ici.
+from profond.nn.norm_equations import batch_mean, batch_var, mul_add, normalise, running_average, scale_shift, unbiased_var
 from profond.utils import check_positive, check_positive_int
 
 __all__ = [
-    "batch_mean",
-    "batch_var",
-    "normalise",
-    "scale_shift",
-    "unbiased_var",
-    "running_average",
-    "normalise_backward",
-    "BatchNormFunction",
-    "batch_norm_train",
-    "batch_norm_inference",
-    "batch_norm",
-    "BatchNorm1d",
-    "BatchNorm2d",
-    "NoisyBatchNorm1d",
+    "batch_mean", "batch_var", "normalise", "scale_shift", "unbiased_var", "running_average",
+    "normalise_backward", "BatchNormFunction", "batch_norm_train", "batch_norm_inference", "batch_norm",
+    "BatchNorm1d", "BatchNorm2d", "NoisyBatchNorm1d",
 ]
 
 
 # --------------------------------------------------------------------------------------------
-# 1. Une fonction par équation
+# 1. Une fonction par équation (les autres sont dans profond.nn.norm_equations)
 # --------------------------------------------------------------------------------------------
-def batch_mean(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    r"""Moyenne du lot :math:`\mu_\mathcal{B} = \frac1m \sum_i x_i`, calculée sur les axes ``dims``.
-
-    Chapitre « Normalisation par lots », équation `bn-eq-mean`. Les axes réduits sont gardés (de
-    taille 1) pour que le résultat se diffuse sur ``x``.
-
-    >>> batch_mean(torch.tensor([[1.0], [2.0], [6.0]]), (0,))
-    tensor([[3.]])
-    """
-    return x.mean(dim=dims, keepdim=True)
-
-
-def batch_var(x_centred: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    r"""Variance empirique du lot :math:`\sigma^2_\mathcal{B} = \frac1m \sum_i (x_i - \mu_\mathcal{B})^2`,
-    à partir de l'entrée déjà centrée ``x_centred`` = x − μ.
-
-    Chapitre « Normalisation par lots », équation `bn-eq-var` (division par :math:`m` : c'est la
-    variance qui normalise le lot).
-
-    >>> x = torch.tensor([[1.0], [2.0], [6.0]])
-    >>> batch_var(x - batch_mean(x, (0,)), (0,))
-    tensor([[4.6667]])
-    """
-    return (x_centred * x_centred).mean(dim=dims, keepdim=True)
-
-
-def normalise(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, eps: float) -> torch.Tensor:
-    r"""Entrée normalisée :math:`\hat x = (x - \mu) / \sqrt{\sigma^2 + \varepsilon}`.
-
-    Chapitre « Normalisation par lots », équation `bn-eq-normalise`.
-    """
-    return (x - mean) * torch.rsqrt(var + eps)
-
-
-def _mul_add(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor | None, out: torch.Tensor | None = None) -> torch.Tensor:
-    """``x * scale + shift`` (``scale``, ``shift`` diffusés sur ``x``), au plus vite sur CPU :
-    ``addcmul`` d'un coup pour une entrée (N, C), multiplication puis addition en place sinon."""
-    if shift is None:
-        return torch.mul(x, scale, out=out)
-    if x.ndim == 2:
-        return torch.addcmul(shift, x, scale, out=out)
-    return torch.mul(x, scale, out=out).add_(shift)
-
-
-def scale_shift(x_hat: torch.Tensor, gamma: torch.Tensor | None, beta: torch.Tensor | None) -> torch.Tensor:
-    r"""Sortie :math:`y = \gamma \hat x + \beta` ; ``None`` signifie γ = 1 ou β = 0.
-
-    Chapitre « Normalisation par lots », équation `bn-eq-scale-shift`.
-    """
-    if gamma is None:
-        return x_hat + beta if beta is not None else x_hat
-    return _mul_add(x_hat, gamma, beta)
-
-
-def unbiased_var(var: torch.Tensor, m: int) -> torch.Tensor:
-    r"""Variance non biaisée :math:`\frac{m}{m-1} \sigma^2_\mathcal{B}` (celle que PyTorch mémorise).
-
-    Chapitre « Normalisation par lots », équation `bn-eq-unbiased`.
-
-    >>> unbiased_var(torch.tensor([4.0]), 3)
-    tensor([6.])
-    """
-    return var * (m / (m - 1))
-
-
-def running_average(running: torch.Tensor, batch_stat: torch.Tensor, momentum: float) -> torch.Tensor:
-    r"""Moyenne mobile exponentielle :math:`s \leftarrow (1 - \rho)\, s + \rho\, s_\mathcal{B}`,
-    **en place** dans ``running``, qui est renvoyé.
-
-    Chapitre « Normalisation par lots », équation `bn-eq-running`. ``momentum`` (ρ) est le poids de
-    la **nouvelle** statistique, comme dans PyTorch (0,1 par défaut) ; certains textes appellent
-    « momentum » le poids de l'ancienne valeur (0,9), ce qui revient au même avec ρ = 1 − 0,9.
-
-    >>> running_average(torch.tensor([0.0]), torch.tensor([10.0]), 0.1)
-    tensor([1.])
-    """
-    return running.lerp_(batch_stat, momentum)
-
-
 def normalise_backward(
     dy: torch.Tensor,
     x_centred: torch.Tensor,
@@ -146,30 +59,37 @@ def normalise_backward(
 
     Chapitre « Normalisation par lots », équation `bn-eq-grad-x`. ``x_centred`` vaut x − μ (donc
     x̂ = ``x_centred * inv_std``), ``scale`` vaut γ / √(σ² + ε) ; ``sum_dy`` = Σ ∂L/∂y = ∂L/∂β et
-    ``sum_dy_xhat`` = Σ ∂L/∂y · x̂ = ∂L/∂γ sont les sommes sur le lot (axes réduits gardés),
+    ``sum_dy_xhat`` = Σ ∂L/∂y · x̂ = ∂L/∂γ sont les sommes sur le lot (de forme (C,) pour une
+    entrée (N, C), axes réduits gardés sinon),
     équations `bn-eq-grad-beta` et `bn-eq-grad-gamma` ; ``m`` est le nombre de valeurs par
     caractéristique. ``out``, s'il est donné, reçoit le résultat (un tenseur de moins à allouer).
     """
-    k = scale / m
-    shift = (k * sum_dy).neg_()  # − γ/(m σ) · ∂L/∂β
-    coef = k * inv_std * sum_dy_xhat  # γ/(m σ) · ∂L/∂γ, appliqué à x − μ (d'où le second 1/σ)
-    dx = _mul_add(dy, scale, shift, out=out)
-    return dx.addcmul_(x_centred, coef, value=-1.0)
+    k = scale / -m  # − γ / (m σ)
+    shift = k * sum_dy  # − γ/(m σ) · ∂L/∂β
+    coef = (k * inv_std).mul_(sum_dy_xhat)  # − γ/(m σ) · ∂L/∂γ, appliqué à x − μ (d'où le second 1/σ)
+    dx = mul_add(dy, scale, shift, out=out)  # γ/σ · ∂L/∂y − γ/(m σ) · ∂L/∂β
+    return dx.addcmul_(x_centred, coef)
 
 
 # --------------------------------------------------------------------------------------------
 # 2. Rétropropagation écrite à la main, algorithmes d'entraînement et d'inférence
 # --------------------------------------------------------------------------------------------
-def _stat_dims(x: torch.Tensor) -> tuple[int, ...]:
+def _stat_dims(x: torch.Tensor) -> int | tuple[int, ...]:
     """Axes sur lesquels on moyenne : tous sauf celui des caractéristiques (axe 1)."""
-    return (0,) + tuple(range(2, x.ndim))
+    return 0 if x.ndim == 2 else (0,) + tuple(range(2, x.ndim))
 
 
 def _as_channels(v: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
-    """Un vecteur de C valeurs mis en forme (1, C, 1, ..., 1) pour se diffuser sur ``x``."""
+    """Un vecteur de C valeurs mis en forme (1, C, 1, ..., 1) pour se diffuser sur ``x`` ; pour une
+    entrée (N, C), le vecteur (C,) se diffuse tel quel."""
     if v is None or x.ndim == 2:
         return v
     return v.view((1, x.shape[1]) + (1,) * (x.ndim - 2))
+
+
+def _flat(v: torch.Tensor) -> torch.Tensor:
+    """Une statistique par caractéristique, de forme (1, C, 1, ...) ou (C,), remise à plat en (C,)."""
+    return v if v.ndim == 1 else v.view(-1)
 
 
 class BatchNormFunction(torch.autograd.Function):
@@ -178,24 +98,26 @@ class BatchNormFunction(torch.autograd.Function):
     ``apply(x, weight, bias, running_mean, running_var, momentum, eps)`` renvoie y = γ x̂ + β et,
     si ``running_mean`` et ``running_var`` sont donnés, les met à jour en place. Le ``backward``
     applique les équations `bn-eq-grad-gamma`, `bn-eq-grad-beta` et `bn-eq-grad-x` du chapitre
-    « Normalisation par lots ».
+    « Normalisation par lots ». Chaque opération sur un tenseur de la taille de x en est une
+    lecture (et une écriture) complète : pour une entrée (N, C), on en fait cinq à l'aller (μ, x − μ,
+    (x − μ)², σ², y) et cinq au retour (Σ ∂L/∂y, ∂L/∂y · (x − μ), sa somme, deux pour ∂L/∂x).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, momentum, eps):
-        dims = _stat_dims(x)  # (0,) pour (N, C) ; (0, 2, 3) pour (N, C, H, W)
+        dims = _stat_dims(x)  # 0 pour (N, C) ; (0, 2, 3) pour (N, C, H, W)
+        keep = x.ndim > 2  # statistiques de forme (C,) pour (N, C), (1, C, 1, 1) pour (N, C, H, W)
         m = x.numel() // x.shape[1]  # nombre de valeurs par caractéristique
-        mean = batch_mean(x, dims)  # éq. bn-eq-mean, forme (1, C, ...)
+        mean = batch_mean(x, dims, keep)  # éq. bn-eq-mean
         x_centred = x - mean
-        var = batch_var(x_centred, dims)  # éq. bn-eq-var
+        var = batch_var(x_centred, dims, keep)  # éq. bn-eq-var
         inv_std = torch.rsqrt(var + eps)  # 1 / √(σ² + ε)
-        gamma = _as_channels(weight, x)
-        scale = inv_std * gamma if gamma is not None else inv_std  # γ / √(σ² + ε)
+        scale = inv_std * _as_channels(weight, x) if weight is not None else inv_std  # γ / √(σ² + ε)
         # éq. bn-eq-normalise puis bn-eq-scale-shift, en une passe : y = (x − μ) γ/√(σ² + ε) + β
-        y = _mul_add(x_centred, scale, _as_channels(bias, x))
+        y = mul_add(x_centred, scale, _as_channels(bias, x))
         if running_mean is not None and running_var is not None:  # éq. bn-eq-running
-            running_average(running_mean, mean.view(-1), momentum)
-            running_average(running_var, unbiased_var(var, m).view(-1), momentum)
+            running_average(running_mean, _flat(mean), momentum)
+            running_average(running_var, _flat(unbiased_var(var, m)), momentum)
         ctx.save_for_backward(x_centred, inv_std, scale)
         ctx.dims, ctx.m = dims, m
         return y
@@ -204,17 +126,17 @@ class BatchNormFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, dy):
         x_centred, inv_std, scale = ctx.saved_tensors
-        dims, m = ctx.dims, ctx.m
+        dims, m, keep = ctx.dims, ctx.m, dy.ndim > 2
         buffer = dy * x_centred  # le seul tenseur de la taille de x alloué ici
-        sum_dy_xhat = buffer.sum(dim=dims, keepdim=True).mul_(inv_std)  # ∂L/∂γ, éq. bn-eq-grad-gamma
-        sum_dy = dy.sum(dim=dims, keepdim=True)  # ∂L/∂β, éq. bn-eq-grad-beta
+        sum_dy_xhat = buffer.sum(dims, keep).mul_(inv_std)  # ∂L/∂γ = Σ ∂L/∂y · x̂, éq. bn-eq-grad-gamma
+        sum_dy = dy.sum(dims, keep)  # ∂L/∂β = Σ ∂L/∂y, éq. bn-eq-grad-beta
         dx = dweight = dbias = None
         if ctx.needs_input_grad[0]:
             dx = normalise_backward(dy, x_centred, inv_std, scale, sum_dy, sum_dy_xhat, m, out=buffer)
         if ctx.needs_input_grad[1]:
-            dweight = sum_dy_xhat.view(-1)
+            dweight = _flat(sum_dy_xhat)
         if ctx.needs_input_grad[2]:
-            dbias = sum_dy.view(-1)
+            dbias = _flat(sum_dy)
         return dx, dweight, dbias, None, None, None, None
 
 

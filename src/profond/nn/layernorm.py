@@ -9,65 +9,107 @@ la même façon, et il n'y a aucune statistique de population à mémoriser.
 
 from __future__ import annotations
 
+import math
 from numbers import Integral
 
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from profond.nn.batchnorm import batch_mean, batch_var, scale_shift
+from profond.nn.norm_equations import scale_shift
 from profond.utils import check_positive
 
 __all__ = ["layer_norm_input_grad", "LayerNormFunction", "layer_norm", "LayerNorm"]
 
 
-def layer_norm_input_grad(g: torch.Tensor, x_hat: torch.Tensor, inv_std: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+def layer_norm_input_grad(
+    g: torch.Tensor,
+    x_hat: torch.Tensor,
+    inv_std: torch.Tensor,
+    dims: int | tuple[int, ...],
+    mean_g: torch.Tensor | None = None,
+    mean_g_xhat: torch.Tensor | None = None,
+    *,
+    weight: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     r"""Gradient par rapport à l'entrée, connaissant ``g`` = ∂L/∂x̂ = γ ⊙ ∂L/∂y :
 
     .. math:: \frac{\partial L}{\partial x_i} = \frac{1}{\sqrt{\sigma^2 + \varepsilon}}
        \Big(g_i - \frac1m \sum_j g_j - \hat x_i\, \frac1m \sum_j g_j \hat x_j\Big).
 
-    C'est l'équation `bn-eq-grad-x` du chapitre « Normalisation par lots », les sommes portant
-    cette fois sur les ``dims`` d'un même exemple ; γ ne sort pas des sommes car il varie avec j.
+    C'est l'équation `bn-eq-ln-grad-x` du chapitre « Normalisation par lots », les sommes portant
+    sur les ``dims`` d'un même exemple ; γ ne sort pas des sommes car il varie avec j. Les deux
+    moyennes (axes réduits gardés) sont calculées ici, sauf si on les donne (``mean_g``,
+    ``mean_g_xhat``). Avec ``weight`` (γ), ``g`` est ∂L/∂y et le produit γ ⊙ ∂L/∂y se fait dans la
+    même passe que la soustraction de la moyenne. ``out`` (qui peut être ``g``) reçoit le résultat.
     """
-    mean_g = g.mean(dim=dims, keepdim=True)
-    mean_g_xhat = (g * x_hat).mean(dim=dims, keepdim=True)
-    return (g - mean_g - x_hat * mean_g_xhat) * inv_std
+    if weight is not None and (mean_g is None or mean_g_xhat is None):
+        g, weight = g * weight, None  # g = γ ⊙ ∂L/∂y, pour calculer les moyennes
+    if mean_g is None:
+        mean_g = g.mean(dim=dims, keepdim=True)
+    if mean_g_xhat is None:
+        mean_g_xhat = (g * x_hat).mean(dim=dims, keepdim=True)
+    if weight is None:
+        g_centred = torch.sub(g, mean_g, out=out)
+    else:
+        g_centred = torch.addcmul(torch.neg(mean_g), g, weight, out=out)  # γ ⊙ ∂L/∂y − moyenne
+    return g_centred.addcmul_(x_hat, mean_g_xhat, value=-1.0).mul_(inv_std)
 
 
 class LayerNormFunction(torch.autograd.Function):
     """Normalisation par couche avec la rétropropagation explicite du chapitre.
 
     ``forward(x, weight, bias, k, eps)`` normalise ``x`` sur ses ``k`` dernières dimensions ;
-    ``weight`` et ``bias`` ont la forme de ces ``k`` dimensions (ou valent ``None``).
+    ``weight`` et ``bias`` ont la forme de ces ``k`` dimensions (ou valent ``None``). Le calcul se
+    fait sur la vue (exemples, d valeurs normalisées) de ``x`` : une ligne par exemple.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):
-        dims = tuple(range(x.ndim - k, x.ndim))  # axes normalisés (par exemple, le dernier)
-        mean = batch_mean(x, dims)  # (..., 1) : une moyenne par exemple
-        var = batch_var(x - mean, dims)  # variance empirique (division par le nombre de valeurs)
+        d = math.prod(x.shape[x.ndim - k:])  # nombre de valeurs normalisées ensemble
+        x2 = x if x.ndim == 2 and k == 1 else x.reshape(-1, d)  # (exemples, d)
+        w2 = weight if weight is None or k == 1 else weight.reshape(d)
+        b2 = bias if bias is None or k == 1 else bias.reshape(d)
+        # x − μ avec μ = Σ x / d (éq. bn-eq-mean), une moyenne par exemple
+        x_centred = torch.sub(x2, x2.sum(-1, keepdim=True), alpha=1.0 / d)
+        # éq. bn-eq-var : σ² = ‖x − μ‖² / d, en une lecture et sans tenseur intermédiaire
+        var = torch.linalg.vector_norm(x_centred, dim=-1, keepdim=True).square_().div_(d)
         inv_std = torch.rsqrt(var + eps)
-        x_hat = (x - mean) * inv_std  # éq. bn-eq-normalise
-        y = scale_shift(x_hat, weight, bias)
-        ctx.save_for_backward(x_hat, inv_std, weight)
-        ctx.dims = dims
-        ctx.param_dims = tuple(range(x.ndim - k))  # axes sur lesquels on somme les gradients de γ, β
-        return y
+        x_hat = x_centred.mul_(inv_std)  # éq. bn-eq-normalise, en place
+        y = scale_shift(x_hat, w2, b2)  # éq. bn-eq-scale-shift
+        ctx.save_for_backward(x_hat, inv_std, w2)
+        ctx.param_shape = None if k == 1 else x.shape[x.ndim - k:]
+        return y if x2 is x else y.view_as(x)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy):
         x_hat, inv_std, weight = ctx.saved_tensors
+        d = x_hat.shape[-1]
+        dy2 = dy if dy.ndim == 2 and dy.shape[-1] == d else dy.reshape(-1, d)
+        dy_xhat = dy2 * x_hat
         dx = dweight = dbias = None
         if ctx.needs_input_grad[1]:
-            dweight = (dy * x_hat).sum(dim=ctx.param_dims) if ctx.param_dims else dy * x_hat
+            dweight = _unflatten(dy_xhat.sum(0), ctx.param_shape)  # ∂L/∂γ = Σ ∂L/∂y ⊙ x̂, sur le lot
         if ctx.needs_input_grad[2]:
-            dbias = dy.sum(dim=ctx.param_dims) if ctx.param_dims else dy.clone()
+            dbias = _unflatten(dy2.sum(0), ctx.param_shape)  # ∂L/∂β = Σ ∂L/∂y
         if ctx.needs_input_grad[0]:
-            g = dy * weight if weight is not None else dy
-            dx = layer_norm_input_grad(g, x_hat, inv_std, ctx.dims)
+            if weight is None:  # g = ∂L/∂x̂ = ∂L/∂y
+                mean_g_xhat = dy_xhat.mean(-1, keepdim=True)
+                dx = layer_norm_input_grad(dy2, x_hat, inv_std, -1, None, mean_g_xhat, out=dy_xhat)
+            else:
+                # moyennes de g = γ ⊙ ∂L/∂y et de g ⊙ x̂ : deux produits par la colonne γ / d
+                weight_col = torch.div(weight, d).unsqueeze_(-1)  # (d, 1)
+                mean_g, mean_g_xhat = dy2 @ weight_col, dy_xhat @ weight_col  # (exemples, 1)
+                dx = layer_norm_input_grad(dy2, x_hat, inv_std, -1, mean_g, mean_g_xhat, weight=weight, out=dy_xhat)
+            dx = dx if dy2 is dy else dx.view_as(dy)
         return dx, dweight, dbias, None, None
+
+
+def _unflatten(v: torch.Tensor, shape) -> torch.Tensor:
+    """Un vecteur de d valeurs remis à la forme ``shape`` des paramètres (inchangé si ``None``)."""
+    return v if shape is None else v.view(shape)
 
 
 def _as_shape(normalized_shape) -> tuple[int, ...]:
@@ -146,7 +188,10 @@ class LayerNorm(nn.Module):
             nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        k = len(self.normalized_shape)
+        if isinstance(x, torch.Tensor) and x.shape[x.ndim - k:] == self.normalized_shape:
+            return LayerNormFunction.apply(x, self.weight, self.bias, k, self.eps)
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)  # message d'erreur
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
