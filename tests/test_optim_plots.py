@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -91,3 +93,42 @@ def test_activation_derivatives_match_closed_forms():
     torch.testing.assert_close(d["sigmoïde"], torch.sigmoid(x) * (1 - torch.sigmoid(x)))
     torch.testing.assert_close(d["tanh"], 1 - torch.tanh(x) ** 2)
     torch.testing.assert_close(d["ReLU"], (x > 0).double())
+
+
+def test_figures_have_at_most_two_panels_per_row(toy):
+    obj, gd, sgd = toy
+    fig = plots.plot_trajectories([gd, sgd, gd], obj)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 3
+    rows = {round(ax.get_position().y0, 3) for ax in visible}
+    assert len(rows) == 2 and fig.get_size_inches()[0] <= 8
+    matplotlib.pyplot.close(fig)
+    fig = plots.plot_activation_derivatives(torch.linspace(-1, 1, 5), experiments.activation_derivatives(torch.linspace(-1, 1, 5)))
+    assert fig.get_size_inches()[0] <= 8
+    matplotlib.pyplot.close(fig)
+
+
+def test_effective_rate_plot_puts_momentum_on_the_sgd_axis():
+    from profond import compare as C
+
+    def run(seed, lr, momentum):  # score fonction du seul taux effectif : les courbes doivent se superposer
+        return abs(math.log10(po.effective_learning_rate(lr, momentum) / 0.3))
+
+    arms = [C.Arm("SGD", run, {"lr": [0.01, 0.1, 1.0]}, fixed={"momentum": 0.0}),
+            C.Arm("momentum", run, {"lr": [0.001, 0.01, 0.1]}, fixed={"momentum": 0.9})]
+    cmp = C.compare(arms, seeds=[0, 1, 2], score=float, higher_is_better=False, progress=False)
+    ax = plots.plot_effective_rate(cmp, {"SGD": 0.0, "momentum": 0.9})
+    lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 3]
+    assert len(lines) == 2
+    for line in lines:
+        np.testing.assert_allclose(line.get_xdata(), [0.01, 0.1, 1.0])
+    np.testing.assert_allclose(lines[0].get_ydata(), lines[1].get_ydata())
+    matplotlib.pyplot.close(ax.figure)
+
+
+def test_mlp_slice_plot_marks_given_minima():
+    ws = np.linspace(-1, 1, 11)
+    ax = plots.plot_mlp_slice(ws, ws**2, [5])
+    marks = [line for line in ax.get_lines() if line.get_marker() == "v"]
+    assert len(marks) == 1 and list(marks[0].get_xdata()) == [0.0]
+    matplotlib.pyplot.close(ax.figure)

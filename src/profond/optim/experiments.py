@@ -2,11 +2,12 @@
 
 Toutes passent par :func:`profond.training.fit`, sont bornées (un nombre d'époques), prennent une
 graine et renvoient des historiques ; les figures sont faites à part, à partir de ces résultats.
+Les comparaisons (balayage du taux d'apprentissage, graines) passent par :mod:`profond.compare` :
+:func:`train_classifier` y sert de bras.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -14,20 +15,9 @@ import torch
 from torch import nn
 
 from profond.data import load_split, to_dataset
+from profond.intro import make_mlp
 from profond.training import History, accuracy, fit
-from profond.utils import check_positive_int, progress_bar, seed_everything
-
-
-def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    """Un perceptron multicouche : couches linéaires de tailles ``sizes``, ``activation`` entre elles."""
-    if len(sizes) < 2:
-        raise ValueError(f"`sizes` doit contenir au moins deux tailles (entrée, sortie), reçu {list(sizes)}.")
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
+from profond.utils import check_positive_int, seed_everything
 
 
 #: Les optimiseurs des expériences : nom -> (classe, arguments en plus du taux d'apprentissage).
@@ -63,7 +53,7 @@ def train_classifier(
     epochs: int = 10,
     seed: int = 0,
     standardize: bool = True,
-    activation: type[nn.Module] = nn.ReLU,
+    activation: str = "relu",
     implementation: str = "profond",
     progress: bool = False,
 ) -> History:
@@ -78,53 +68,15 @@ def train_classifier(
     train = torch.utils.data.DataLoader(to_dataset(split.x_train, split.y_train), batch_size=bs, shuffle=True, generator=g)
     val = torch.utils.data.DataLoader(to_dataset(split.x_val, split.y_val), batch_size=512)
     n_classes = int(split.y_train.max()) + 1
-    model = mlp([split.x_train.shape[1], *hidden, n_classes], activation)
+    model = make_mlp([split.x_train.shape[1], *hidden, n_classes], activation)
     opt = make_optimizer(optimizer, model.parameters(), lr, implementation)
     return fit(model, nn.CrossEntropyLoss(), opt, train, val, epochs=epochs, metrics={"accuracy": accuracy},
                device="cpu", progress=progress)
 
 
-@dataclass
-class SweepResult:
-    """Résultats d'un balayage : ``values[i, s]`` pour le réglage i et la graine s."""
-
-    settings: list
-    seeds: list[int]
-    final_val_loss: np.ndarray
-    final_val_accuracy: np.ndarray
-    histories: dict = field(default_factory=dict)  # (réglage, graine) -> History
-
-
-def learning_rate_sweep(lrs: Sequence[float], seeds: Sequence[int] = (0, 1), optimizer: str = "SGD",
-                        epochs: int = 8, batch_size: int = 32) -> SweepResult:
-    """Balayage du taux d'apprentissage sur digits : perte et précision de validation finales."""
-    loss = np.full((len(lrs), len(seeds)), np.nan)
-    acc = np.full((len(lrs), len(seeds)), np.nan)
-    histories = {}
-    for i, lr in enumerate(progress_bar(lrs, desc="taux d'apprentissage", leave=False)):
-        for s, seed in enumerate(seeds):
-            h = train_classifier(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed)
-            histories[(lr, seed)] = h
-            loss[i, s] = h.val_loss[-1]
-            acc[i, s] = h.metrics["val_accuracy"][-1]
-    return SweepResult(list(lrs), list(seeds), loss, acc, histories)
-
-
-def compare_optimizers(configs: dict[str, tuple[str, float, int]], seeds: Sequence[int] = (0, 1, 2),
-                       epochs: int = 10, implementation: str = "profond") -> dict[str, list[History]]:
-    """Entraîne le même MLP sur digits avec plusieurs optimiseurs ; ``configs`` associe à chaque
-    étiquette ``(optimiseur, taux, taille de lot)`` (taille 0 : descente de gradient pleine).
-    ``implementation`` choisit les optimiseurs de :mod:`profond.optim` ou de ``torch.optim``."""
-    out: dict[str, list[History]] = {}
-    for label, (name, lr, bs) in progress_bar(configs.items(), desc="optimiseurs", leave=False):
-        out[label] = [train_classifier(optimizer=name, lr=lr, batch_size=bs, epochs=epochs, seed=s,
-                                      implementation=implementation) for s in seeds]
-    return out
-
-
 def minibatch_gradient_noise(batch_sizes: Sequence[int], n_draws: int = 200, seed: int = 0,
                              hidden: Sequence[int] = (64,)) -> dict[int, float]:
-    """Bruit du gradient stochastique : E‖g_B − ∇L‖² (moyenne sur ``n_draws`` minibatchs tirés
+    """Bruit du gradient stochastique : E‖g_B − ∇L‖² (moyenne sur ``n_draws`` lots tirés
     avec remise) pour chaque taille de lot, sur digits, à l'initialisation d'un MLP.
 
     Pour des tirages avec remise, la théorie donne une décroissance en 1/b."""
@@ -132,7 +84,7 @@ def minibatch_gradient_noise(batch_sizes: Sequence[int], n_draws: int = 200, see
     split = load_split("digits", seed=0)
     x = torch.as_tensor(split.x_train, dtype=torch.float64)
     y = torch.as_tensor(split.y_train, dtype=torch.long)
-    model = mlp([x.shape[1], *hidden, 10]).double()
+    model = make_mlp([x.shape[1], *hidden, 10], "relu").double()
     loss_fn = nn.CrossEntropyLoss()
 
     def flat_grad(idx):
@@ -147,16 +99,6 @@ def minibatch_gradient_noise(batch_sizes: Sequence[int], n_draws: int = 200, see
         errs = [((flat_grad(torch.randint(len(x), (b,), generator=g)) - full) ** 2).sum().item() for _ in range(n_draws)]
         noise[b] = float(np.mean(errs))
     return noise
-
-
-def standardization_experiment(epochs: int = 100, seed: int = 0, batch_size: int = 30) -> dict[str, History]:
-    """L'expérience de prétraitement du chapitre : le même MLP 4 → 256 → 256 → 256 → 3 (ReLU, Adam)
-    entraîné sur iris, même graine, avec et sans standardisation des entrées."""
-    out = {}
-    for label, standardize in (("sans standardisation", False), ("avec standardisation", True)):
-        out[label] = train_classifier("iris", hidden=(256, 256, 256), optimizer="Adam", lr=1e-3,
-                                      batch_size=batch_size, epochs=epochs, seed=seed, standardize=standardize)
-    return out
 
 
 def activation_derivatives(x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -10,7 +10,9 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
+from scipy.signal import find_peaks
 
 Tensor = torch.Tensor
 
@@ -141,18 +143,50 @@ class MLPSlice:
     w1: Tensor  # (20,)
     b1: Tensor  # ()
     index: tuple[int, int] = (3, 9)
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.0
 
 
-def make_mlp_slice(n_samples: int = 150, seed: int = 2, index: tuple[int, int] = (4, 4)) -> MLPSlice:
-    """Données gaussiennes (deux classes équilibrées) et poids tirés au hasard ; le poids étudié est
-    ``w0[index]``. Les valeurs par défaut donnent la tranche du chapitre, qui a plusieurs minima
-    locaux sur [−8, 8]."""
+def make_mlp_slice(n_samples: int = 150, seed: int = 3, index: tuple[int, int] = (4, 15),
+                   output_scale: float = 3.0) -> MLPSlice:
+    """Le réseau et les données de la tranche du chapitre (section ``optim-sec-non-convexe``).
+
+    Entrées gaussiennes x ∈ ℝ⁶ ; étiquettes données par un « professeur » linéaire,
+    y = 1 si uᵀx > 0 (u tiré au hasard), donc liées aux entrées ; poids du réseau tirés au hasard
+    (ceux de la couche de sortie multipliés par ``output_scale``, pour que chaque neurone caché
+    pèse sur la sortie). Le poids étudié est ``w0[index]``."""
     g = torch.Generator().manual_seed(seed)
     randn = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)  # noqa: E731
-    y = torch.cat([torch.zeros(n_samples // 2), torch.ones(n_samples - n_samples // 2)]).to(torch.float64)
-    return MLPSlice(x=randn(n_samples, 6), y=y, w0=randn(6, 20), b0=randn(20), w1=randn(20), b1=randn(()),
+    x = randn(n_samples, 6)
+    teacher = randn(6)
+    y = (x @ teacher > 0).to(torch.float64)
+    return MLPSlice(x=x, y=y, w0=randn(6, 20), b0=randn(20), w1=output_scale * randn(20), b1=randn(()),
                     index=tuple(index))
+
+
+def slice_minima(losses, min_prominence: float) -> np.ndarray:
+    """Indices des minima locaux d'une courbe échantillonnée dont la **proéminence** (de combien il
+    faut remonter, au moins, pour en sortir vers un point plus bas) dépasse ``min_prominence`` :
+    les rides plus petites ne comptent pas (section ``optim-sec-non-convexe``)."""
+    losses = np.asarray(losses, dtype=float)
+    if losses.ndim != 1 or losses.size < 3:
+        raise ValueError("`losses` doit être une courbe à une dimension d'au moins trois points.")
+    if min_prominence <= 0:
+        raise ValueError(f"`min_prominence` doit être strictement positif, reçu {min_prominence}.")
+    peaks, _ = find_peaks(-losses, prominence=min_prominence)
+    return peaks
+
+
+def mlp_slice_network_grad(w: Tensor, mlp: MLPSlice) -> Tensor:
+    """Le gradient de la perte par rapport à **tous** les paramètres du réseau (aplati), le poids
+    étudié valant ``w`` : nul en un minimum local du réseau, pas forcément en un minimum de la
+    tranche (calculé par autograd)."""
+    w0 = _mlp_with_weight(w.detach(), mlp).clone().requires_grad_(True)
+    params = [w0] + [p.clone().requires_grad_(True) for p in (mlp.b0, mlp.w1, mlp.b1)]
+    hidden = torch.sigmoid(mlp.x @ params[0] + params[1])
+    out = torch.sigmoid(hidden @ params[2] + params[3])
+    loss = ((out - mlp.y) ** 2).mean() + mlp.weight_decay * ((params[0] ** 2).sum() + (params[2] ** 2).sum())
+    grads = torch.autograd.grad(loss, params)
+    return torch.cat([g.flatten() for g in grads])
 
 
 def _mlp_with_weight(w: Tensor, mlp: MLPSlice) -> Tensor:
@@ -166,7 +200,7 @@ def _mlp_with_weight(w: Tensor, mlp: MLPSlice) -> Tensor:
 
 def mlp_slice_loss(w: Tensor, mlp: MLPSlice) -> Tensor:
     """Perte quadratique moyenne du MLP en fonction du seul poids ``w`` (équation ``optim-eq-mlp``),
-    avec la pénalité L2 de tous les poids."""
+    plus une pénalité L2 de tous les poids si ``mlp.weight_decay`` > 0 (nulle par défaut)."""
     w0 = _mlp_with_weight(w, mlp)
     hidden = torch.sigmoid(mlp.x @ w0 + mlp.b0)  # (n, 20)
     out = torch.sigmoid(hidden @ mlp.w1 + mlp.b1)  # (n,)
@@ -189,7 +223,7 @@ def mlp_slice_grad(w: Tensor, mlp: MLPSlice) -> Tensor:
 
 @dataclass(frozen=True)
 class Objective:
-    """Une fonction de coût et son gradient, éventuellement estimé sur un minibatch.
+    """Une fonction de coût et son gradient, éventuellement estimé sur un lot.
 
     ``grad(w, idx)`` renvoie le gradient exact si ``idx`` vaut ``None``, sinon l'estimation sur les
     exemples d'indices ``idx`` (``n_samples`` donne leur nombre ; ``None`` si le coût n'est pas une
@@ -204,7 +238,7 @@ class Objective:
 
 
 def logistic_objective(x: Tensor, y: Tensor, lambd: float = 0.1) -> Objective:
-    """La régression logistique régularisée comme :class:`Objective` (gradients par minibatch)."""
+    """La régression logistique régularisée comme :class:`Objective` (gradients par lot)."""
 
     def grad(w, idx=None):
         if idx is None:

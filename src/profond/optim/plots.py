@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from matplotlib import animation
 
+from profond import fr
 from profond.animation import animation_html  # noqa: F401  (réexporté pour le chapitre)
-from profond.plots import history_values
 from profond.optim.objectives import Objective
 from profond.optim.trajectory import Trajectory
 
@@ -53,15 +53,27 @@ def _draw_background(ax, objective, xs, ys, zs, log_levels: bool):
     ax.set_aspect("equal")
 
 
+def _panels(n: int, figsize, dpi=None, panel=(3.9, 3.7)):
+    """Une grille d'au plus deux panneaux par ligne (lisible sur un téléphone) ; les cases en trop
+    sont masquées. Renvoie la figure et la liste des ``n`` axes utilisés."""
+    ncols = min(n, 2)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (panel[0] * ncols, panel[1] * nrows), dpi=dpi,
+                             squeeze=False)
+    axes = list(axes.ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
 def plot_trajectories(trajectories: Sequence[Trajectory], objective: Objective, titles=None, log_levels=False,
                       figsize=None, xlim=None, ylim=None):
-    """Les trajectoires finales, un panneau chacune, sur les lignes de niveau du coût."""
+    """Les trajectoires finales, un panneau chacune (deux par ligne), sur les lignes de niveau du coût."""
     if xlim is None or ylim is None:
         xlim, ylim = plot_limits(trajectories, objective)
     xs, ys, zs = loss_grid(objective, xlim, ylim)
-    n = len(trajectories)
-    fig, axes = plt.subplots(1, n, figsize=figsize or (4.2 * n, 4), squeeze=False)
-    for ax, traj, color, title in zip(axes[0], trajectories, COLORS, titles or [t.name for t in trajectories]):
+    fig, axes = _panels(len(trajectories), figsize)
+    for ax, traj, color, title in zip(axes, trajectories, COLORS, titles or [t.name for t in trajectories]):
         _draw_background(ax, objective, xs, ys, zs, log_levels)
         ax.plot(traj.params[:, 0], traj.params[:, 1], "-o", color=color, markersize=3, linewidth=1)
         ax.set_xlim(xlim)
@@ -83,7 +95,7 @@ def animate_trajectories(
     xlim=None,
     ylim=None,
 ) -> animation.FuncAnimation:
-    """Anime côte à côte des trajectoires sur les lignes de niveau du coût.
+    """Anime côte à côte (deux panneaux par ligne) des trajectoires sur les lignes de niveau du coût.
 
     Le temps de l'animation est compté en **époques** (passages sur les données), pas en pas :
     à l'image k, chaque panneau montre les points atteints après ``epoch ≤ t_k``. La descente de
@@ -96,9 +108,7 @@ def animate_trajectories(
     if xlim is None or ylim is None:
         xlim, ylim = plot_limits(trajectories, objective)
     xs, ys, zs = loss_grid(objective, xlim, ylim)
-    n = len(trajectories)
-    fig, axes = plt.subplots(1, n, figsize=figsize or (3.6 * n, 3.7), dpi=dpi, squeeze=False)
-    axes = axes[0]
+    fig, axes = _panels(len(trajectories), figsize, dpi=dpi)
     total = max(t.epoch[-1] for t in trajectories)
     times = np.linspace(0, total, n_frames)
     lines, texts = [], []
@@ -141,13 +151,14 @@ def plot_losses(trajectories: Sequence[Trajectory], objective: Objective | None 
     return ax
 
 
-def plot_mlp_slice(ws: np.ndarray, losses: np.ndarray, ax=None):
-    """La perte du MLP en fonction d'un seul poids, minima locaux marqués."""
+def plot_mlp_slice(ws: np.ndarray, losses: np.ndarray, minima: Sequence[int], ax=None):
+    """La perte du MLP en fonction d'un seul poids ; ``minima`` (indices, par exemple ceux de
+    :func:`~profond.optim.objectives.slice_minima`) sont marqués."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
+    minima = np.asarray(minima, dtype=int)
     ax.plot(ws, losses)
-    inner = (losses[1:-1] < losses[:-2]) & (losses[1:-1] < losses[2:])
-    ax.plot(ws[1:-1][inner], losses[1:-1][inner], "rv", label="minimum local")
+    ax.plot(ws[minima], losses[minima], "rv", label="minimum de la tranche")
     ax.set_xlabel("valeur du poids $w$")
     ax.set_ylabel(r"$\mathcal{L}(w)$")
     ax.grid(True, alpha=0.4)
@@ -156,9 +167,9 @@ def plot_mlp_slice(ws: np.ndarray, losses: np.ndarray, ax=None):
 
 
 def plot_activation_derivatives(x: torch.Tensor, derivatives: dict[str, torch.Tensor]):
-    """Un panneau par fonction d'activation : sa dérivée sur ``x``."""
-    fig, axes = plt.subplots(1, len(derivatives), figsize=(4 * len(derivatives), 3), sharey=True)
-    for ax, (name, d) in zip(np.atleast_1d(axes), derivatives.items()):
+    """Un panneau par fonction d'activation (deux par ligne) : sa dérivée sur ``x``."""
+    fig, axes = _panels(len(derivatives), None, panel=(3.9, 3.0))
+    for ax, (name, d) in zip(axes, derivatives.items()):
         ax.plot(x.numpy(), d.numpy())
         ax.set_title(f"dérivée de {name}")
         ax.set_xlabel("$x$")
@@ -168,49 +179,27 @@ def plot_activation_derivatives(x: torch.Tensor, derivatives: dict[str, torch.Te
     return fig
 
 
-def plot_band(ax, histories, key: str, label: str, color=None):
-    """Moyenne ± écart-type sur les graines d'une quantité par époque (``train_loss``, ``val_loss``
-    ou une métrique comme ``val_accuracy``)."""
-    values = np.array([history_values(h, key) for h in histories])
-    epochs = np.asarray(histories[0].epoch)
-    mean, std = values.mean(axis=0), values.std(axis=0)
-    ax.plot(epochs, mean, label=label, color=color)
-    ax.fill_between(epochs, mean - std, mean + std, alpha=0.25, color=color)
-    return ax
+def plot_effective_rate(comparison, momenta: dict[str, float], ax=None, param: str = "lr"):
+    """Score de la recherche en fonction du taux **effectif** α/(1 − μ) (équation
+    ``optim-eq-taux-effectif``) : un trait par bras de ``momenta`` (nom du bras → μ, 0 pour la
+    SGD simple), moyenne et bande min–max sur les graines. Ne fait que lire la comparaison."""
+    from profond.optim.rules import effective_learning_rate
 
-
-def plot_seed_bands(groups: dict, keys=("train_loss", "val_accuracy"), ylabels=None, log_first=True):
-    """Courbes par époque de plusieurs groupes d'entraînements (une liste d'historiques par
-    étiquette, une par graine) : moyenne et bande ± écart-type sur les graines. Pour un seul
-    historique par étiquette, voir :func:`profond.plots.plot_histories`."""
-    ylabels = ylabels or {"train_loss": "perte d'entraînement", "val_loss": "perte de validation",
-                          "val_accuracy": "précision en validation"}
-    fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 3.6))
-    for ax, key in zip(np.atleast_1d(axes), keys):
-        for (label, hs), color in zip(groups.items(), COLORS):
-            plot_band(ax, hs if isinstance(hs, list) else [hs], key, label, color)
-        ax.set_xlabel("époque")
-        ax.set_ylabel(ylabels.get(key, key))
-        ax.grid(True, alpha=0.4)
-        if log_first and key.endswith("loss"):
-            ax.set_yscale("log")
-    np.atleast_1d(axes)[0].legend()
-    fig.tight_layout()
-    return fig
-
-
-def plot_lr_sweep(result, ax=None):
-    """Précision de validation finale en fonction du taux d'apprentissage (moyenne et extrêmes)."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
-    lrs = np.asarray(result.settings, dtype=float)
-    acc = result.final_val_accuracy
-    ax.semilogx(lrs, acc.mean(axis=1), "o-", label="moyenne sur les graines")
-    ax.fill_between(lrs, acc.min(axis=1), acc.max(axis=1), alpha=0.25, label="min – max")
-    ax.set_xlabel("taux d'apprentissage $\\rho$")
-    ax.set_ylabel("précision en validation")
-    ax.grid(True, alpha=0.4)
-    ax.legend()
+        _, ax = plt.subplots(figsize=(5, 3.4))
+    for i, (arm, mu) in enumerate(momenta.items()):
+        settings, scores = comparison.grid_scores(arm)
+        x = np.array([effective_learning_rate(p[param], mu) for p in settings])
+        label = arm if mu == 0 else f"{arm} (μ = {fr.number(mu, 1)})"
+        ax.plot(x, scores.mean(axis=1), "o-" if i == 0 else "s--", color=f"C{comparison.arms.index(arm)}",
+                label=label, ms=4 if i == 0 else 6, mfc="none" if i else None)
+        ax.fill_between(x, scores.min(axis=1), scores.max(axis=1), alpha=0.15,
+                        color=f"C{comparison.arms.index(arm)}")
+    ax.set_xscale("log")
+    ax.set_xlabel(r"taux effectif $\alpha / (1 - \mu)$")
+    ax.set_ylabel(comparison.score_name)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
     return ax
 
 
@@ -222,7 +211,7 @@ def plot_gradient_noise(noise: dict, ax=None):
     vals = np.array([noise[b] for b in bs])
     ax.loglog(bs, vals, "o-", label="mesuré")
     ax.loglog(bs, vals[0] * bs[0] / bs, "k--", label="pente $-1$ (théorie)")
-    ax.set_xlabel("taille du minibatch $b$")
+    ax.set_xlabel("taille de lot $b$")
     ax.set_ylabel(r"$\mathbb{E}\,\|g_B - \nabla L\|^2$")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

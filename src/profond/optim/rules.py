@@ -49,9 +49,9 @@ def _check_betas(betas) -> tuple[float, float]:
 
 
 def gd_step(param: Tensor, grad: Tensor, state=None, *, lr: float) -> tuple[Tensor, None]:
-    """Un pas de descente de gradient : θ ← θ − ρ ∇θL (équation ``optim-eq-gd``).
+    """Un pas de descente de gradient : θ ← θ − α ∇θL (équation ``optim-eq-gd``).
 
-    Sert aussi à la SGD : il suffit de lui passer le gradient d'un minibatch.
+    Sert aussi à la SGD : il suffit de lui passer le gradient d'un lot.
 
     >>> gd_step(torch.tensor([1.0, 2.0]), torch.tensor([0.5, -1.0]), lr=0.1)[0]
     tensor([0.9500, 2.1000])
@@ -64,7 +64,7 @@ def gd_step(param: Tensor, grad: Tensor, state=None, *, lr: float) -> tuple[Tens
 def minibatch_indices(
     n_samples: int, batch_size: int, generator: torch.Generator, replacement: bool = False
 ) -> list[Tensor]:
-    """Les minibatchs d'une époque (algorithme ``optim-algo-sgd``).
+    """Les lots d'une époque (algorithme ``optim-algo-sgd``).
 
     Sans remise : une permutation des ``n_samples`` indices découpée en ``n_samples // batch_size``
     paquets (les derniers indices sont laissés pour cette époque). Avec remise : autant de paquets,
@@ -114,7 +114,7 @@ def momentum_step(
     dampening: float = 0.0,
     weight_decay: float = 0.0,
 ) -> tuple[Tensor, MomentumState]:
-    """Un pas de momentum « boule pesante » (Polyak) : θ ← θ − ρ v (équation ``optim-eq-momentum``).
+    """Un pas de momentum « boule pesante » (Polyak) : θ ← θ − α v (équation ``optim-eq-momentum``).
 
     ``weight_decay`` ajoute λθ au gradient (pénalité L2), comme ``torch.optim.SGD``.
     """
@@ -135,8 +135,10 @@ def nesterov_step(
     momentum: float = 0.9,
     weight_decay: float = 0.0,
 ) -> tuple[Tensor, MomentumState]:
-    """Un pas de Nesterov : θ ← θ − ρ (g + μ v), avec la même vitesse v que le momentum
-    (équation ``optim-eq-nesterov`` ; forme de Sutskever et al., 2013, utilisée par PyTorch).
+    """Un pas de Nesterov sous la forme de PyTorch : v ← μ v + g, θ ← θ − α (g + μ v), avec la même
+    vitesse v que le momentum (équation ``optim-eq-nesterov-pytorch``). Le taux α multiplie toute
+    la vitesse : cette forme ne coïncide avec celle de Sutskever et al. (2013),
+    :func:`nesterov_sutskever_step`, qu'à taux constant.
     """
     _check_shapes(param, grad)
     lr = check_positive("lr", lr)
@@ -144,6 +146,46 @@ def nesterov_step(
     grad = _with_l2_penalty(grad, param, weight_decay)
     v = velocity(state.velocity if state is not None else None, grad, momentum, 0.0)
     return param - lr * (grad + momentum * v), MomentumState(v)
+
+
+def effective_learning_rate(lr: float, momentum: float) -> float:
+    """Le taux effectif du momentum, α/(1 − μ) (équation ``optim-eq-taux-effectif``) : sous un
+    gradient constant g, la vitesse tend vers g/(1 − μ) et chaque pas vers α g/(1 − μ), le pas de la
+    descente de gradient simple de taux α/(1 − μ).
+
+    >>> round(effective_learning_rate(0.02, 0.9), 12)
+    0.2
+    """
+    lr = check_positive("lr", lr)
+    momentum = check_positive("momentum", momentum)
+    if momentum >= 1:
+        raise ValueError(f"`momentum` doit être dans [0, 1[, reçu {momentum}.")
+    return lr / (1.0 - momentum)
+
+
+def nesterov_lookahead(param: Tensor, state: MomentumState | None, momentum: float) -> Tensor:
+    """Le point « en avant » θ + μ u où la forme de Sutskever évalue le gradient
+    (équation ``optim-eq-nesterov-sutskever`` ; u = 0 avant le premier pas)."""
+    if state is None:
+        return param.clone()
+    return param + momentum * state.velocity
+
+
+def nesterov_sutskever_step(
+    param: Tensor, grad: Tensor, state: MomentumState | None = None, *, lr: float, momentum: float = 0.9
+) -> tuple[Tensor, MomentumState]:
+    """Un pas de Nesterov sous la forme de Sutskever et al. (2013) : u ← μ u − α ∇L(θ + μ u),
+    θ ← θ + u (équation ``optim-eq-nesterov-sutskever``). ``grad`` doit être le gradient au point
+    :func:`nesterov_lookahead`. Ici le taux α est *dans* la vitesse u : chaque gradient garde le
+    taux de son pas. À taux constant, θ + μ u suit exactement les itérés de
+    :func:`nesterov_step` (forme de PyTorch) ; avec un taux qui change, non.
+    """
+    _check_shapes(param, grad)
+    lr = check_positive("lr", lr)
+    check_positive("momentum", momentum, strict=True)
+    previous = state.velocity if state is not None else torch.zeros_like(param)
+    u = momentum * previous - lr * grad
+    return param + u, MomentumState(u)
 
 
 def sgd_step(
@@ -191,9 +233,11 @@ def rmsprop_step(
     momentum: float = 0.0,
     centered: bool = False,
 ) -> tuple[Tensor, RMSpropState]:
-    """Un pas de RMSProp : s ← α s + (1 − α) g², θ ← θ − ρ g / (√s + ε) (équation
-    ``optim-eq-rmsprop`` ; Tieleman et Hinton, 2012). Avec ``centered``, s est remplacé par
-    s − ḡ², la variance estimée du gradient."""
+    """Un pas de RMSProp : s ← β s + (1 − β) g², θ ← θ − α g / (√s + ε) (équation
+    ``optim-eq-rmsprop`` ; Tieleman et Hinton, 2012). Le taux d'apprentissage α est ``lr`` ; le
+    coefficient de la moyenne mobile, noté β dans le chapitre, s'appelle ``alpha`` dans
+    ``torch.optim.RMSprop`` (on garde ce nom d'argument pour rester son jumeau). Avec ``centered``,
+    s est remplacé par s − ḡ², la variance estimée du gradient."""
     _check_shapes(param, grad)
     lr = check_positive("lr", lr)
     check_in_unit_interval("alpha", alpha)
@@ -264,7 +308,7 @@ def adam_step(
 ) -> tuple[Tensor, AdamState]:
     """Un pas d'Adam (Kingma et Ba, 2015 ; équation ``optim-eq-adam-update``) :
 
-    θ ← θ − ρ · m̂_t / (√v̂_t + ε),  avec m̂_t = m_t / (1 − β₁^t) et v̂_t = v_t / (1 − β₂^t).
+    θ ← θ − α · m̂_t / (√v̂_t + ε),  avec m̂_t = m_t / (1 − β₁^t) et v̂_t = v_t / (1 − β₂^t).
 
     Les moments m_t, v_t restent biaisés dans l'état : la correction n'intervient qu'à
     l'utilisation, et ε s'ajoute *après* la racine. ``weight_decay`` est une pénalité L2 ajoutée au
@@ -310,7 +354,7 @@ def adamw_step(
     amsgrad: bool = False,
 ) -> tuple[Tensor, AdamState]:
     """Un pas d'AdamW (Loshchilov et Hutter, 2019 ; équation ``optim-eq-adamw``) : θ est d'abord
-    multiplié par 1 − ρλ, puis le pas d'Adam est appliqué sans pénalité dans le gradient."""
+    multiplié par 1 − αλ, puis le pas d'Adam est appliqué sans pénalité dans le gradient."""
     return adam_step(
         param, grad, state, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, decoupled=True
     )
