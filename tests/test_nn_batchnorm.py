@@ -330,3 +330,23 @@ def test_statistics_shapes_follow_input_rank():
         BatchNormFunction.apply(x, w, b, rm, rv, 0.1, 1e-5).sum().backward()
         assert w.grad.shape == (3,) and b.grad.shape == (3,) and rm.shape == (3,) and rv.shape == (3,)
         assert_close(rm, 0.1 * x.mean(dim=(0,) + tuple(range(2, x.ndim))))
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5), (2, 3, 4, 4)])
+def test_algorithm_boxes_train_and_eval_match_torch_functional(shape):
+    """Les deux encadrés du chapitre, `bn-algo-train` (batch_norm_train) et `bn-algo-eval`
+    (batch_norm_inference), contre ``torch.nn.functional.batch_norm`` en float64."""
+    from profond.nn.batchnorm import batch_norm_inference, batch_norm_train
+
+    torch.manual_seed(0)
+    x = torch.randn(shape, dtype=torch.float64) * 2 + 1
+    w, b = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    rm, rv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    rm_ref, rv_ref = rm.clone(), rv.clone()
+    y = batch_norm_train(x, w, b, rm, rv, 0.1, 1e-5)
+    y_ref = torch.nn.functional.batch_norm(x, rm_ref, rv_ref, w, b, training=True, momentum=0.1, eps=1e-5)
+    torch.testing.assert_close(y, y_ref)
+    torch.testing.assert_close(rm, rm_ref)
+    torch.testing.assert_close(rv, rv_ref)
+    y_eval = batch_norm_inference(x, rm, rv, w, b, 1e-5)
+    torch.testing.assert_close(y_eval, torch.nn.functional.batch_norm(x, rm_ref, rv_ref, w, b, training=False, eps=1e-5))
