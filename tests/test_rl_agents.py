@@ -1,6 +1,7 @@
 """Agents (profond.rl.reinforce, actor_critic, off_policy) et environnements (profond.rl.envs)."""
 
 import dataclasses
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -10,7 +11,9 @@ from gymnasium.utils.env_checker import check_env
 from profond.rl import (ActorCriticConfig, OffPolicyActorCriticConfig, ReinforceConfig, train_actor_critic,
                         train_off_policy_actor_critic, train_reinforce)
 from profond.rl import exact
-from profond.rl.envs import make_vector_env, short_corridor_optimum, small_mdp
+from profond.rl.envs import (COURSE_ENVS, TabularMDPVectorEnv, describe_env, make_vector_env,
+                             short_corridor_mdp, short_corridor_optimum, small_mdp)
+from profond.rl.history import History, TimeLimitReached, mean_return
 from profond.rl.reinforce import policy_table
 
 CORRIDOR = dict(env_id="profond/ShortCorridor-v0", gamma=1.0, optimizer="sgd", lr_value=2**-6,
@@ -93,11 +96,87 @@ def test_smoke_cartpole(cfg, train):
     assert h.objective == [] and len(h.policy_loss) > 0 and np.isfinite(h.policy_loss).all()
 
 
-def test_bounds_episodes_and_seconds():
+def test_bounds_episodes_and_no_default_time_limit():
     h = train_reinforce(ReinforceConfig(n_envs=2, max_episodes=6, progress=False))
     assert len(h.episode_returns) == 6
-    h = train_actor_critic(ActorCriticConfig(n_envs=2, max_seconds=0.3, progress=False))
-    assert h.wall_time < 3.0
+    for cfg in (ReinforceConfig(), ActorCriticConfig(), OffPolicyActorCriticConfig()):
+        assert cfg.max_seconds is None  # les pages bornent en pas ou en épisodes, jamais en secondes
+
+
+@pytest.mark.parametrize("cfg,train", [
+    (ActorCriticConfig(n_envs=2, max_seconds=0.3, progress=False), train_actor_critic),
+    (ReinforceConfig(n_envs=2, max_seconds=0.3, max_episodes=10**6, progress=False), train_reinforce),
+    (OffPolicyActorCriticConfig(max_seconds=0.3, max_steps=10**8, progress=False), train_off_policy_actor_critic),
+])
+def test_time_limit_is_an_error_not_a_silent_cut(cfg, train):
+    with pytest.raises(TimeLimitReached, match="borne de durée `max_seconds` = 0.3 s") as err:
+        train(cfg)
+    h = err.value.history  # ce qui a été mesuré reste disponible (pour un banc d'essai)
+    assert h.env_steps > 0 and 0.3 <= h.wall_time < 5.0
+    with pytest.raises(ValueError, match="`max_seconds`"):
+        dataclasses.replace(cfg, max_seconds=0.0)
+
+
+def test_lab_env_creation_emits_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        infos = {env_id: describe_env(env_id) for env_id in (*COURSE_ENVS, "CartPole-v1")}
+    assert [i["checked"] for i in infos.values()] == [True, True, False]
+    assert infos["profond/ShortCorridor-v0"]["max_episode_steps"] == 1000
+    assert infos["CartPole-v1"]["actions"] == gym.spaces.Discrete(2)
+
+
+def test_tabular_vector_env_resets_on_the_next_step_and_truncates():
+    envs = make_vector_env("profond/ShortCorridor-v0", 2)
+    assert isinstance(envs, TabularMDPVectorEnv)
+    obs, _ = envs.reset(seed=0)
+    assert obs.tolist() == [0, 0]
+    for a, expected in (([1, 0], [1, 0]), ([0, 0], [2, 0]), ([1, 0], [3, 0])):
+        obs, r, term, trunc, _ = envs.step(np.array(a))
+        assert obs.tolist() == expected and r.tolist() == [-1.0, -1.0]
+    assert term.tolist() == [True, False]
+    obs, r, term, trunc, _ = envs.step(np.array([1, 0]))  # pas fictif : la copie 0 repart de l'état 0
+    assert obs.tolist() == [0, 0] and r.tolist() == [0.0, -1.0] and not term.any()
+    with pytest.raises(ValueError, match="`actions`"):
+        envs.step(np.array([2, 0]))
+    envs = TabularMDPVectorEnv(short_corridor_mdp(), 1, max_episode_steps=3)
+    envs.reset(seed=0)
+    flags = [envs.step(np.array([0]))[2:4] for _ in range(4)]  # toujours contre le mur
+    assert [bool(t[1][0]) for t in flags] == [False, False, True, False]
+
+
+def test_tabular_vector_env_follows_the_single_env():
+    """Mêmes graines, mêmes trajectoires que ``SyncVectorEnv`` sur ``TabularMDPEnv`` (mêmes tirages)."""
+    slow = gym.make_vec("profond/SmallMDP-v0", num_envs=1, vectorization_mode="sync")
+    fast = TabularMDPVectorEnv(small_mdp(), 1, max_episode_steps=200)
+    rng = np.random.default_rng(0)
+    a, b = fast.reset(seed=5)[0], slow.reset(seed=5)[0]
+    for _ in range(300):
+        act = rng.integers(2, size=1)
+        out_fast, out_slow = fast.step(act), slow.step(act)
+        for x, y in zip(out_fast[:4], out_slow[:4]):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_exact_objective_of_a_policy_that_never_ends():
+    corridor = short_corridor_mdp()
+    always_right = np.tile([0.0, 1.0], (4, 1))  # aller-retour sans fin entre les deux premiers états
+    assert exact.objective(corridor, always_right, 1.0) == -np.inf
+    assert np.isfinite(exact.objective(corridor, always_right, 0.9))
+
+
+def test_mean_return_score():
+    h = History(episode_returns=[-3.0, -1.0])
+    assert mean_return(h) == -2.0
+    h.diverged = True
+    assert mean_return(h) == -np.inf
+    with pytest.raises(TypeError, match="`history`"):
+        mean_return([1.0])
+
+
+def test_divergence_stops_the_run():
+    h = train_reinforce(ReinforceConfig(seed=0, lr_policy=1e38, max_episodes=50, **CORRIDOR))
+    assert h.diverged and len(h.episode_returns) < 50
 
 
 def test_actor_critic_learns_small_mdp():
@@ -137,7 +216,22 @@ def test_config_validation():
         train_reinforce(ReinforceConfig(optimizer="rmsprop", max_episodes=1, progress=False))
     with pytest.raises(TypeError, match="`config`"):
         train_actor_critic(ReinforceConfig())
-    with pytest.raises(ValueError, match="PMD tabulaire"):
+    with pytest.raises(ValueError, match="PDM tabulaire"):
         train_off_policy_actor_critic(OffPolicyActorCriticConfig(env_id="CartPole-v1"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         ReinforceConfig().seed = 2
+
+
+def test_cartpole_benchmark_reports_a_time_limit_as_unsolved(monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_cartpole.py"
+    spec = importlib.util.spec_from_file_location("bench_cartpole", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_cartpole", bench)  # ses dataclasses le demandent
+    spec.loader.exec_module(bench)
+    r = bench.run_bounded(train_actor_critic, ActorCriticConfig(n_envs=2, max_seconds=0.2, max_steps=10**8,
+                                                                progress=False))
+    assert r["solved"] is False and r["steps"] > 0 and r["seconds"] >= 0.2

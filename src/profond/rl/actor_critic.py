@@ -1,10 +1,11 @@
 """Acteur-critique épisodique (chapitre « Gradient de la politique », algorithme ``pg-algo-acteur-critique``).
 
-Avec ``n_steps = 1`` et ``gae_lambda = 0`` c'est l'algorithme du livre, appliqué en parallèle à
-``n_envs`` environnements : à chaque pas, ``δ = R + γ v̂(S', w) − v̂(S, w)``, puis
-``w ← w + α^w δ ∇v̂(S, w)`` et ``θ ← θ + α^θ I δ ∇ln π(A|S, θ)``, ``I ← γI``. Avec
-``n_steps > 1`` on accumule ``n_steps`` pas avant chaque mise à jour et on remplace ``δ`` par
-l'estimateur GAE(λ) (équation ``pg-eq-gae``).
+Avec ``n_envs = 1``, ``n_steps = 1``, ``gae_lambda = 0`` et ``optimizer="sgd"``, c'est exactement
+l'algorithme du livre : à chaque pas, ``δ = R + γ v̂(S', w) − v̂(S, w)``, puis
+``w ← w + α^w δ ∇v̂(S, w)`` et ``θ ← θ + α^θ I δ ∇ln π(A|S, θ)``, ``I ← γI``. Avec ``n_envs > 1``,
+chaque mise à jour fait la moyenne de ces pas sur les environnements ; avec ``n_steps > 1``, on
+accumule ``n_steps`` pas avant chaque mise à jour et on remplace ``δ`` par l'estimateur GAE(λ)
+(équation ``pg-eq-gae``) ; avec Adam, la direction est la même mais le pas est adaptatif.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from profond.rl import exact
 from profond.rl.envs import env_mdp, make_vector_env
 from profond.rl.estimators import gae_advantages, td_residuals
-from profond.rl.history import History, Recorder, check_run_config, make_optimizer
+from profond.rl.history import History, Recorder, check_run_config, make_optimizer, parameters_finite
 from profond.rl.policies import log_probs, make_networks, sample_actions
 from profond.rl.reinforce import policy_table
 from profond.utils import check_positive, check_positive_int, seed_everything, progress_bar
@@ -50,15 +51,16 @@ class ActorCriticConfig:
     optimizer: str = "adam"
     """``"adam"`` ou ``"sgd"``."""
     hidden: int = 32
-    """Largeur de la couche cachée (ignorée sur un PMD tabulaire)."""
+    """Largeur de la couche cachée (ignorée sur un PDM tabulaire)."""
     theta_init: tuple[float, ...] | None = None
-    """``θ`` initial de la politique softmax linéaire (PMD tabulaire) ; ``None`` : zéro."""
+    """``θ`` initial de la politique softmax linéaire (PDM tabulaire) ; ``None`` : zéro."""
     max_episodes: int = 1000
     """Borne sur le nombre d'épisodes terminés."""
     max_steps: int = 1_000_000
     """Borne sur le nombre de pas d'environnement."""
-    max_seconds: float = 60.0
-    """Borne sur la durée (secondes)."""
+    max_seconds: float | None = None
+    """Borne de durée (secondes), pour les bancs d'essai seulement : l'atteindre lève
+    :class:`~profond.rl.history.TimeLimitReached`. ``None`` : aucune (les pages bornent en pas ou en épisodes)."""
     target_return: float | None = None
     """Arrêter dès que la moyenne des ``solved_window`` derniers retours atteint cette valeur."""
     solved_window: int = 100
@@ -81,9 +83,13 @@ def actor_critic_update(policy, value, optimizer, batch: dict, gamma: float, lam
 
     ``batch["obs"]`` contient ``T + 1`` observations (la dernière sert à amorcer ``v̂(S_T)``) ;
     ``valid`` vaut 0 sur les pas fictifs de réinitialisation, ``disc`` est le facteur ``I = γ^t``.
+    Un lot sans aucun pas valide ne fait aucun pas : son gradient est nul, mais Adam déplacerait
+    encore les poids avec ses moyennes mobiles.
     """
     obs, act, rew = batch["obs"], batch["act"], batch["rew"]  # (T+1, N, …), (T, N), (T, N)
     term, done, valid, disc = batch["term"], batch["done"], batch["valid"], batch["disc"]
+    if not bool(valid.any()):
+        return 0.0, 0.0
     v_all = value(obs)  # (T+1, N) v̂(S_t, w)
     v, v_next = v_all[:-1], v_all[1:].detach()
     delta = td_residuals(rew, v.detach(), v_next, gamma, terminated=term)  # (T, N) δ_t
@@ -101,8 +107,7 @@ def actor_critic_update(policy, value, optimizer, batch: dict, gamma: float, lam
 
 
 def train_actor_critic(config: ActorCriticConfig) -> History:
-    """Entraîne un acteur-critique (algorithme ``pg-algo-acteur-critique``) ; borné en épisodes,
-    pas et secondes."""
+    """Entraîne un acteur-critique (algorithme ``pg-algo-acteur-critique``) ; borné en épisodes et en pas."""
     if not isinstance(config, ActorCriticConfig):
         raise TypeError(f"`config` doit être un ActorCriticConfig, reçu {type(config).__name__}.")
     cfg = config
@@ -147,6 +152,7 @@ def train_actor_critic(config: ActorCriticConfig) -> History:
         p_loss, v_loss = actor_critic_update(policy, value, optimizer, batch, cfg.gamma, cfg.gae_lambda)
         rec.history.policy_loss.append(p_loss)
         rec.history.value_loss.append(v_loss)
+        rec.history.diverged = not parameters_finite(policy, value)
     envs.close()
     history = rec.close()
     history.policy = policy

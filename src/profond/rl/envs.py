@@ -1,7 +1,7 @@
 """Environnements du chapitre « Gradient de la politique », tous des ``gymnasium.Env``.
 
 - :func:`short_corridor_mdp` : le couloir aux actions inversées de Sutton & Barto (exemple 13.1) ;
-- :func:`small_mdp` : un petit PMD dont on connaît la matrice de transition ;
+- :func:`small_mdp` : un petit PDM dont on connaît la matrice de transition ;
 - CartPole-v1 vient de gymnasium lui-même (jamais réimplémenté).
 
 Les deux premiers sont enregistrés sous ``profond/ShortCorridor-v0`` et ``profond/SmallMDP-v0`` :
@@ -70,7 +70,7 @@ def short_corridor_optimum() -> tuple[float, float]:
 
 
 def small_mdp() -> TabularMDP:
-    """Un petit PMD stochastique : trois états en file, un état terminal, deux actions.
+    """Un petit PDM stochastique : trois états en file, un état terminal, deux actions.
 
     - « rester » (0) : récompense +0,1 ; reste sur place avec probabilité 0,9, sinon l'épisode
       s'arrête (on est renvoyé vers l'état terminal) ;
@@ -128,6 +128,65 @@ class TabularMDPEnv(gym.Env):
         return s_next, reward, bool(self.mdp.terminal[s_next]), False, {}
 
 
+class TabularMDPVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` copies d'un :class:`TabularMDP`, simulées ensemble en numpy.
+
+    Même comportement qu'un ``SyncVectorEnv`` de :class:`TabularMDPEnv` sous ``TimeLimit`` (mode
+    de réinitialisation ``NEXT_STEP`` de gymnasium : après une fin d'épisode, l'appel suivant à
+    ``step`` réinitialise la copie et renvoie une récompense nulle), sans le coût d'un objet Python
+    par copie et par pas.
+    """
+
+    metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+
+    def __init__(self, mdp: TabularMDP, num_envs: int, max_episode_steps: int | None = None):
+        if not isinstance(mdp, TabularMDP):
+            raise TypeError(f"`mdp` doit être un TabularMDP, reçu {type(mdp).__name__}.")
+        self.mdp = mdp
+        self.num_envs = check_positive_int("num_envs", num_envs)
+        self.max_episode_steps = None if max_episode_steps is None else check_positive_int(
+            "max_episode_steps", max_episode_steps)
+        self.single_observation_space = spaces.Discrete(mdp.n_states)
+        self.single_action_space = spaces.Discrete(mdp.n_actions)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self._cum_P = np.cumsum(mdp.P, axis=2)  # (S, A, S)
+        self._cum_mu0 = np.cumsum(mdp.mu0)
+        self._terminal = np.asarray(mdp.terminal, dtype=bool)
+
+    def _draw(self, cum: np.ndarray) -> np.ndarray:
+        """Un tirage par ligne de ``cum`` (fonctions de répartition), par inversion."""
+        u = self.np_random.random(cum.shape[:-1] + (1,))
+        return np.minimum((u > cum).sum(-1), cum.shape[-1] - 1)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._state = self._draw(np.broadcast_to(self._cum_mu0, (self.num_envs, self.mdp.n_states)))
+        self._t = np.zeros(self.num_envs, dtype=np.int64)
+        self._prev_done = np.zeros(self.num_envs, dtype=bool)
+        return self._state.copy(), {}
+
+    def step(self, actions):
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs,) or a.dtype.kind not in "iu" or a.min() < 0 or a.max() >= self.mdp.n_actions:
+            raise ValueError(f"`actions` doit appartenir à {self.action_space}, reçu {actions!r}.")
+        s, reset = self._state, self._prev_done
+        # les copies dont l'épisode s'est arrêté au pas précédent repartent de μ₀ (pas fictif) ;
+        # les autres font une transition (un seul tirage chacune, comme TabularMDPEnv)
+        s_next = s.copy()
+        if (~reset).any():
+            s_next[~reset] = self._draw(self._cum_P[s[~reset], a[~reset]])
+        if reset.any():
+            s_next[reset] = self._draw(np.broadcast_to(self._cum_mu0, (int(reset.sum()), self.mdp.n_states)))
+        reward = np.where(reset, 0.0, self.mdp.R[s, a])
+        self._t = np.where(reset, 0, self._t + 1)
+        term = self._terminal[s_next] & ~reset
+        trunc = ~term & ~reset & (self._t >= (self.max_episode_steps or np.inf))
+        self._state = s_next
+        self._prev_done = term | trunc
+        return s_next.copy(), reward, term, trunc, {}
+
+
 def make_short_corridor() -> TabularMDPEnv:
     """Point d'entrée de ``profond/ShortCorridor-v0``."""
     return TabularMDPEnv(short_corridor_mdp())
@@ -138,14 +197,26 @@ def make_small_mdp() -> TabularMDPEnv:
     return TabularMDPEnv(small_mdp())
 
 
+def make_short_corridor_vector(num_envs: int, max_episode_steps: int | None = None) -> TabularMDPVectorEnv:
+    """Point d'entrée vectorisé de ``profond/ShortCorridor-v0``."""
+    return TabularMDPVectorEnv(short_corridor_mdp(), num_envs, max_episode_steps)
+
+
+def make_small_mdp_vector(num_envs: int, max_episode_steps: int | None = None) -> TabularMDPVectorEnv:
+    """Point d'entrée vectorisé de ``profond/SmallMDP-v0``."""
+    return TabularMDPVectorEnv(small_mdp(), num_envs, max_episode_steps)
+
+
+COURSE_ENVS = ("profond/ShortCorridor-v0", "profond/SmallMDP-v0")
+"""Les environnements définis par le cours (CartPole-v1 vient de gymnasium)."""
+
+
 def register_envs() -> None:
     """Enregistre les environnements du cours auprès de gymnasium (sans effet s'ils le sont déjà)."""
-    for env_id, entry, steps in (
-        ("profond/ShortCorridor-v0", "profond.rl.envs:make_short_corridor", 1000),
-        ("profond/SmallMDP-v0", "profond.rl.envs:make_small_mdp", 200),
-    ):
+    for env_id, name, steps in zip(COURSE_ENVS, ("short_corridor", "small_mdp"), (1000, 200)):
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry, max_episode_steps=steps)
+            gym.register(id=env_id, entry_point=f"profond.rl.envs:make_{name}",
+                         vector_entry_point=f"profond.rl.envs:make_{name}_vector", max_episode_steps=steps)
 
 
 register_envs()
@@ -154,17 +225,35 @@ register_envs()
 def make_vector_env(env_id: str, n_envs: int) -> gym.vector.VectorEnv:
     """``n_envs`` copies de ``env_id`` en un environnement vectorisé (réinitialisation automatique).
 
-    CartPole-v1 utilise la version vectorisée en numpy de gymnasium (bien plus rapide que
-    ``SyncVectorEnv``) ; les autres passent par ``SyncVectorEnv``. Dans les deux cas, après la fin
-    d'un épisode, l'appel suivant à ``step`` réinitialise la copie et renvoie une récompense nulle
-    (mode ``NEXT_STEP`` de gymnasium) : les entraîneurs ignorent ce pas fictif.
+    CartPole-v1 et les environnements du cours utilisent une version vectorisée en numpy (bien plus
+    rapide que ``SyncVectorEnv``) ; les autres passent par ``SyncVectorEnv``. Dans tous les cas,
+    après la fin d'un épisode, l'appel suivant à ``step`` réinitialise la copie et renvoie une
+    récompense nulle (mode ``NEXT_STEP`` de gymnasium) : les entraîneurs ignorent ce pas fictif.
     """
     if not isinstance(env_id, str):
         raise TypeError(f"`env_id` doit être une chaîne, reçu {type(env_id).__name__}.")
     n_envs = check_positive_int("n_envs", n_envs)
-    if env_id == "CartPole-v1":
-        return gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point")
-    return gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="sync")
+    mode = "vector_entry_point" if gym.spec(env_id).vector_entry_point is not None else "sync"
+    return gym.make_vec(env_id, num_envs=n_envs, vectorization_mode=mode)
+
+
+def describe_env(env_id: str) -> dict:
+    """Construit ``env_id``, le fait vérifier par le vérificateur de gymnasium s'il est défini par
+    le cours, et renvoie ses espaces et sa borne de durée d'épisode.
+
+    CartPole-v1 n'est pas revérifié : gymnasium le teste lui-même, et ses vitesses sont non bornées
+    par construction (espace ``Box`` aux bornes infinies), ce que le vérificateur signalerait.
+    """
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make(env_id)
+    try:
+        if env_id in COURSE_ENVS:
+            check_env(env.unwrapped, skip_render_check=True)
+        return {"observations": env.observation_space, "actions": env.action_space,
+                "max_episode_steps": env.spec.max_episode_steps, "checked": env_id in COURSE_ENVS}
+    finally:
+        env.close()
 
 
 def env_mdp(env_id: str) -> TabularMDP | None:

@@ -7,6 +7,7 @@ Convention : l'axe 0 est le temps. ``rewards`` est de forme (T,) pour un épisod
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from profond.utils import check_positive
@@ -74,13 +75,18 @@ def returns_to_go(rewards: Tensor, gamma: float, dones: Tensor | None = None,
     """
     rewards = _check_rewards(rewards)
     gamma = _check_gamma("gamma", gamma)
-    not_done = 1.0 - _as_mask("dones", dones, rewards)
-    out = torch.empty_like(rewards)
-    g = torch.as_tensor(last_value, dtype=rewards.dtype) * torch.ones_like(rewards[0])
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        g = rewards[t] + gamma * not_done[t] * g
+    if rewards.requires_grad:
+        raise ValueError("`rewards` ne doit pas exiger de gradient : les retours sont des cibles (`.detach()`).")
+    # La récurrence à rebours se fait en numpy : des milliers de petites opérations torch coûteraient
+    # dix fois plus cher qu'elles ne calculent.
+    r = rewards.cpu().numpy()
+    not_done = 1.0 - _as_mask("dones", dones, rewards).cpu().numpy()
+    out = np.empty_like(r)
+    g = np.broadcast_to(np.asarray(torch.as_tensor(last_value), dtype=r.dtype), r.shape[1:]).copy()
+    for t in range(r.shape[0] - 1, -1, -1):
+        g = r[t] + gamma * not_done[t] * g
         out[t] = g
-    return out
+    return torch.from_numpy(out).to(rewards.device)
 
 
 def advantages(returns: Tensor, baseline: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""Quantités exactes sur un PMD tabulaire, par algèbre linéaire (chapitre « Gradient de la politique »).
+"""Quantités exactes sur un PDM tabulaire, par algèbre linéaire (chapitre « Gradient de la politique »).
 
 Quand la matrice de transition est connue, tout ce que le chapitre manipule se calcule exactement :
 ``v_π``, ``q_π``, le nombre (actualisé) de visites ``η``, la distribution ``μ``, l'objectif
@@ -163,8 +163,19 @@ def on_policy_distribution(mdp: TabularMDP, pi, gamma: float) -> np.ndarray:
 
 
 def objective(mdp: TabularMDP, pi, gamma: float) -> float:
-    """``J(θ) = Σ_s μ₀(s) v_π(s)``, le retour moyen depuis l'état initial (équation ``pg-eq-objectif``)."""
-    return float(mdp.mu0 @ state_values(mdp, pi, gamma))
+    """``J(θ) = Σ_s μ₀(s) v_π(s)``, le retour moyen depuis l'état initial (équation ``pg-eq-objectif``).
+
+    Avec γ = 1, une politique dont les épisodes ne se terminent jamais a un retour infini : ``−∞``
+    si toutes les récompenses des états non terminaux sont négatives (le couloir court), ``+∞`` si
+    elles sont toutes positives ; sinon une ``ValueError`` est levée.
+    """
+    try:
+        return float(mdp.mu0 @ state_values(mdp, pi, gamma))
+    except np.linalg.LinAlgError:
+        r = np.asarray(mdp.R)[~np.asarray(mdp.terminal, dtype=bool)]
+        if (r < 0).all() or (r > 0).all():
+            return float(np.sign(r.flat[0]) * np.inf)
+        raise ValueError("`pi` ne termine jamais ses épisodes (γ = 1) : J(θ) n'est pas défini.") from None
 
 
 def optimal_state_values(mdp: TabularMDP, gamma: float, tol: float = 1e-12, max_iter: int = 100_000) -> np.ndarray:
@@ -225,7 +236,7 @@ def true_gradient(mdp: TabularMDP, theta, gamma: float) -> np.ndarray:
 
 
 def as_continuing(mdp: TabularMDP) -> TabularMDP:
-    """La version continue du PMD : au lieu d'entrer dans un état terminal, on repart de ``μ₀``.
+    """La version continue du PDM : au lieu d'entrer dans un état terminal, on repart de ``μ₀``.
 
     Les états terminaux deviennent inaccessibles ; on les garde (ligne ``μ₀``) pour conserver les
     indices. La chaîne obtenue est celle du cas continu (section ``pg-sec-continu``).
@@ -241,7 +252,7 @@ def as_continuing(mdp: TabularMDP) -> TabularMDP:
 
 
 def stationary_distribution(mdp: TabularMDP, pi) -> np.ndarray:
-    """La loi stationnaire ``μ = μ P_π`` d'un PMD continu (équation ``pg-eq-stationnaire``)."""
+    """La loi stationnaire ``μ = μ P_π`` d'un PDM continu (équation ``pg-eq-stationnaire``)."""
     P_pi = policy_state_transitions(mdp, pi)
     S = mdp.n_states
     # μ (I − P_π) = 0 et Σ μ = 1, résolu au sens des moindres carrés (système compatible).

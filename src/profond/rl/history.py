@@ -1,4 +1,9 @@
-"""Ce qu'un entraînement par renforcement a mesuré, et les bornes qui l'arrêtent."""
+"""Ce qu'un entraînement par renforcement a mesuré, et les bornes qui l'arrêtent.
+
+Les pages bornent leurs courses en épisodes ou en pas : même graine, mêmes nombres, sur n'importe
+quelle machine. Une borne de durée (``max_seconds``) n'existe que pour les bancs d'essai ; quand elle
+arrête une course, :class:`TimeLimitReached` est levée (jamais d'arrêt silencieux).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import numpy as np
 @dataclass
 class History:
     """Une entrée par épisode terminé (``episode_*``), par mise à jour (``*_loss``) ou par évaluation
-    exacte de la politique (``objective``, sur les PMD tabulaires seulement)."""
+    exacte de la politique (``objective``, sur les PDM tabulaires seulement)."""
 
     episode_returns: list[float] = field(default_factory=list)
     episode_lengths: list[int] = field(default_factory=list)
@@ -21,7 +26,7 @@ class History:
     episode_times: list[float] = field(default_factory=list)
     """Secondes écoulées depuis le début de l'entraînement quand l'épisode s'est terminé."""
     objective: list[float] = field(default_factory=list)
-    """``J(θ)`` exact de la politique courante (PMD tabulaires)."""
+    """``J(θ)`` exact de la politique courante (PDM tabulaires)."""
     objective_steps: list[int] = field(default_factory=list)
     policy_loss: list[float] = field(default_factory=list)
     value_loss: list[float] = field(default_factory=list)
@@ -30,6 +35,8 @@ class History:
     solved_step: int | None = None
     """Pas d'environnement au moment où la moyenne glissante a atteint ``target_return``."""
     solved_time: float | None = None
+    diverged: bool = False
+    """Vrai si les paramètres sont devenus non finis (la course s'est alors arrêtée)."""
     policy: Any = field(default=None, repr=False, compare=False)
     """La politique apprise (module torch, ou paramètres numpy ``u`` pour Off-PAC)."""
 
@@ -40,6 +47,36 @@ class History:
     def as_dict(self) -> dict:
         """Les mesures (sans la politique), en types Python simples."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "policy"}
+
+
+class TimeLimitReached(RuntimeError):
+    """La borne de durée ``max_seconds`` a arrêté une course ; ``history`` garde ce qui a été mesuré."""
+
+    def __init__(self, history: History, max_seconds: float):
+        super().__init__(
+            f"Course arrêtée par la borne de durée `max_seconds` = {max_seconds:g} s après "
+            f"{history.env_steps} pas et {len(history.episode_returns)} épisodes : ses résultats "
+            "dépendent de la vitesse de la machine. Bornez la course en épisodes ou en pas "
+            "(`max_episodes`, `max_steps`) et laissez `max_seconds=None`.")
+        self.history = history
+
+
+def mean_return(history: History) -> float:
+    """Score d'une course pour :func:`profond.compare.compare` : le retour moyen de tous ses
+    épisodes, c'est-à-dire l'aire sous la courbe d'apprentissage (elle récompense d'apprendre tôt,
+    comme les figures 13.1 et 13.2 de Sutton et Barto) ; ``−∞`` si la course a divergé."""
+    if not isinstance(history, History):
+        raise TypeError(f"`history` doit être un History, reçu {type(history).__name__}.")
+    if history.diverged or not history.episode_returns:
+        return -np.inf
+    return float(np.mean(history.episode_returns))
+
+
+def parameters_finite(*modules) -> bool:
+    """Vrai si tous les paramètres des modules torch donnés sont finis."""
+    import torch
+
+    return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
 
 
 class Recorder:
@@ -78,8 +115,11 @@ class Recorder:
         h, cfg = self.history, self.config
         if getattr(cfg, "target_return", None) is not None and h.solved_step is not None:
             return True
-        return (len(h.episode_returns) >= cfg.max_episodes or h.env_steps >= cfg.max_steps
-                or self.elapsed() >= cfg.max_seconds)
+        if h.diverged or len(h.episode_returns) >= cfg.max_episodes or h.env_steps >= cfg.max_steps:
+            return True
+        if cfg.max_seconds is not None and self.elapsed() >= cfg.max_seconds:
+            raise TimeLimitReached(self.close(), cfg.max_seconds)
+        return False
 
     def close(self) -> History:
         self.history.wall_time = self.elapsed()
@@ -96,7 +136,8 @@ def check_run_config(cfg) -> None:
         raise TypeError(f"`seed` doit être un entier, reçu {type(cfg.seed).__name__}.")
     check_positive_int("max_episodes", cfg.max_episodes)
     check_positive_int("max_steps", cfg.max_steps)
-    check_positive("max_seconds", cfg.max_seconds, strict=True)
+    if cfg.max_seconds is not None:
+        check_positive("max_seconds", cfg.max_seconds, strict=True)
     g = check_positive("gamma", cfg.gamma)
     if g > 1.0:
         raise ValueError(f"`gamma` doit appartenir à [0, 1], reçu {g}.")

@@ -1,4 +1,4 @@
-"""Estimation de Monte-Carlo du gradient sur un PMD tabulaire (chapitre « Gradient de la politique »).
+"""Estimation de Monte-Carlo du gradient sur un PDM tabulaire (chapitre « Gradient de la politique »).
 
 Chaque épisode joué avec ``π_θ`` donne un estimateur sans biais du vrai gradient (équation
 ``pg-eq-reinforce-estimateur``) : ``ĝ = Σ_t γ^t (G_t − b(S_t)) ∇ln π(A_t|S_t, θ)``. Les épisodes

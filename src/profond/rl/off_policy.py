@@ -43,8 +43,9 @@ class OffPolicyActorCriticConfig:
     """Borne sur le nombre d'épisodes joués par ``b``."""
     max_steps: int = 20_000
     """Borne sur le nombre de pas."""
-    max_seconds: float = 60.0
-    """Borne sur la durée (secondes)."""
+    max_seconds: float | None = None
+    """Borne de durée (secondes), pour les bancs d'essai seulement : l'atteindre lève
+    :class:`~profond.rl.history.TimeLimitReached`. ``None`` : aucune (les pages bornent en pas ou en épisodes)."""
     eval_every: int = 200
     """Calculer ``J(π_u)`` exact tous les ``eval_every`` pas."""
     progress: bool = True
@@ -100,7 +101,7 @@ def train_off_policy_actor_critic(config: OffPolicyActorCriticConfig) -> History
     cfg = config
     mdp = env_mdp(cfg.env_id)
     if mdp is None:
-        raise ValueError(f"`env_id` doit désigner un PMD tabulaire, reçu {cfg.env_id!r}.")
+        raise ValueError(f"`env_id` doit désigner un PDM tabulaire, reçu {cfg.env_id!r}.")
     rng = np.random.default_rng(cfg.seed)
     env = gym.make(cfg.env_id)
     n_actions = mdp.n_actions

@@ -102,7 +102,7 @@ def sample_actions(logits: Tensor, generator: torch.Generator) -> Tensor:
 
 
 def make_networks(env_id: str, hidden: int, theta_init=None) -> tuple[nn.Module, nn.Module]:
-    """La politique et le critique adaptés à ``env_id`` : linéaires sur un PMD tabulaire, MLP sinon."""
+    """La politique et le critique adaptés à ``env_id`` : linéaires sur un PDM tabulaire, MLP sinon."""
     mdp = env_mdp(env_id)
     if mdp is not None:
         return LinearSoftmaxPolicy(mdp.action_features, theta_init), LinearValue(mdp.state_features)

@@ -16,7 +16,7 @@ import torch
 from profond.rl import exact
 from profond.rl.envs import env_mdp, make_vector_env
 from profond.rl.estimators import advantages, discount_weights, returns_to_go
-from profond.rl.history import History, Recorder, check_run_config, make_optimizer
+from profond.rl.history import History, Recorder, check_run_config, make_optimizer, parameters_finite
 from profond.rl.policies import log_probs, make_networks, sample_actions
 from profond.utils import check_positive, seed_everything, progress_bar
 
@@ -46,15 +46,16 @@ class ReinforceConfig:
     optimizer: str = "adam"
     """``"adam"`` ou ``"sgd"`` (le pas de gradient du livre)."""
     hidden: int = 32
-    """Largeur de la couche cachée des réseaux (ignorée sur un PMD tabulaire)."""
+    """Largeur de la couche cachée des réseaux (ignorée sur un PDM tabulaire)."""
     theta_init: tuple[float, ...] | None = None
-    """``θ`` initial de la politique softmax linéaire (PMD tabulaire) ; ``None`` : zéro."""
+    """``θ`` initial de la politique softmax linéaire (PDM tabulaire) ; ``None`` : zéro."""
     max_episodes: int = 1000
     """Borne sur le nombre d'épisodes."""
     max_steps: int = 1_000_000
     """Borne sur le nombre de pas d'environnement simulés."""
-    max_seconds: float = 60.0
-    """Borne sur la durée (secondes)."""
+    max_seconds: float | None = None
+    """Borne de durée (secondes), pour les bancs d'essai seulement : l'atteindre lève
+    :class:`~profond.rl.history.TimeLimitReached`. ``None`` : aucune (les pages bornent en pas ou en épisodes)."""
     target_return: float | None = None
     """Arrêter dès que la moyenne des ``solved_window`` derniers retours atteint cette valeur."""
     solved_window: int = 100
@@ -106,11 +107,11 @@ def collect_episodes(envs, policy, obs: np.ndarray, generator: torch.Generator) 
     """Joue le premier épisode complet de chaque environnement avec la politique courante.
 
     Renvoie le lot (tenseurs (T, N, …), ``mask`` valant 1 pendant l'épisode) et le nombre de pas
-    simulés. Un environnement qui a fini attend les autres ; ses pas suivants sont ignorés (ne
-    garder que le premier épisode évite de favoriser les épisodes courts).
+    d'environnement joués, c'est-à-dire la somme des durées des ``N`` épisodes. Un environnement
+    qui a fini attend les autres ; ses pas d'attente sont ignorés et ne comptent pas (ne garder que
+    le premier épisode évite de favoriser les épisodes courts).
     """
-    n = envs.num_envs
-    running = np.ones(n, dtype=bool)
+    running = np.ones(envs.num_envs, dtype=bool)
     obs_l, act_l, rew_l, mask_l = [], [], [], []
     steps = 0
     while running.any():
@@ -120,7 +121,7 @@ def collect_episodes(envs, policy, obs: np.ndarray, generator: torch.Generator) 
         next_obs, rew, term, trunc, _ = envs.step(act.numpy())
         obs_l.append(obs_t), act_l.append(act), mask_l.append(running.copy())
         rew_l.append(np.asarray(rew, dtype=np.float32))
-        steps += n
+        steps += int(running.sum())  # pas joués dans un épisode (pas les pas d'attente)
         running &= ~(term | trunc)
         obs = next_obs
     batch = {
@@ -134,7 +135,7 @@ def collect_episodes(envs, policy, obs: np.ndarray, generator: torch.Generator) 
 
 def train_reinforce(config: ReinforceConfig) -> History:
     """Entraîne une politique par REINFORCE (algorithmes ``pg-algo-reinforce`` et
-    ``pg-algo-reinforce-baseline``) ; borné en épisodes, pas et secondes."""
+    ``pg-algo-reinforce-baseline``) ; borné en épisodes et en pas."""
     if not isinstance(config, ReinforceConfig):
         raise TypeError(f"`config` doit être un ReinforceConfig, reçu {type(config).__name__}.")
     cfg = config
@@ -160,11 +161,18 @@ def train_reinforce(config: ReinforceConfig) -> History:
                                           cfg.discount_weighting, cfg.baseline)
         rec.history.policy_loss.append(p_loss)
         rec.history.value_loss.append(v_loss)
+        rec.history.diverged = not parameters_finite(policy, value)
         obs, _ = envs.reset()  # épisodes suivants : tous joués avec la nouvelle politique
     envs.close()
     history = rec.close()
     history.policy = policy
     return history
+
+
+def run_reinforce(**fields) -> History:
+    """``train_reinforce(ReinforceConfig(**fields))`` : la forme qu'attend un bras de
+    :func:`profond.compare.compare` (``run(seed=..., **réglages)``)."""
+    return train_reinforce(ReinforceConfig(**fields))
 
 
 def policy_table(policy) -> np.ndarray:
