@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Construit le site du cours (installe d'abord ce qui manque), puis l'ouvre.
-#   bash scripts/construire.sh            # construction incrémentale (cache d'exécution), puis ouverture
+#   bash scripts/construire.sh            # construction incrémentale, puis ouverture : ne réexécute que les
+#                                         # pages dont les cellules ou le code de profond qu'elles importent
+#                                         # (même indirectement) ont changé (scripts/profond_cache.py)
 #   bash scripts/construire.sh --propre   # tout réexécuter depuis zéro (ce que fait la CI)
 #   bash scripts/construire.sh --sans-ouvrir
 set -euo pipefail
