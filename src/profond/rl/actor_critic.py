@@ -18,7 +18,7 @@ import torch
 from profond.rl import exact
 from profond.rl.envs import env_mdp, make_vector_env
 from profond.rl.estimators import gae_advantages, td_residuals
-from profond.rl.history import History, Recorder, check_run_config, make_optimizer, parameters_finite
+from profond.rl.history import History, PolicyGradientConfig, Recorder, make_optimizer, parameters_finite
 from profond.rl.policies import log_probs, make_networks, sample_actions
 from profond.rl.reinforce import policy_table
 from profond.utils import check_positive, check_positive_int, seed_everything, progress_bar
@@ -27,55 +27,25 @@ Tensor = torch.Tensor
 
 
 @dataclass(frozen=True)
-class ActorCriticConfig:
-    """Hyper-paramètres de :func:`train_actor_critic`."""
+class ActorCriticConfig(PolicyGradientConfig):
+    """Hyper-paramètres de :func:`train_actor_critic` (les champs communs sont ceux de
+    :class:`~profond.rl.history.PolicyGradientConfig`)."""
 
-    env_id: str = "CartPole-v1"
-    """Identifiant gymnasium de l'environnement."""
-    seed: int = 0
-    """Graine : réseaux, tirages des actions, premier ``reset`` des environnements."""
+    lr_policy: float = 1e-3
+    """Pas d'apprentissage α^θ de l'acteur."""
     n_envs: int = 1
     """Nombre d'environnements joués en parallèle (une mise à jour porte sur tous)."""
     n_steps: int = 1
     """Pas joués dans chaque environnement avant une mise à jour (1 : acteur-critique à un pas)."""
     gae_lambda: float = 0.0
     """λ de GAE ; 0 donne le résidu TD ``δ_t`` de l'algorithme à un pas."""
-    gamma: float = 0.99
-    """Facteur d'actualisation γ."""
-    discount_weighting: bool = True
-    """Multiplier le terme de l'acteur par ``I = γ^t`` (``t`` : pas dans l'épisode) comme le livre."""
-    lr_policy: float = 1e-3
-    """Pas d'apprentissage α^θ de l'acteur."""
-    lr_value: float = 1e-2
-    """Pas d'apprentissage α^w du critique."""
-    optimizer: str = "adam"
-    """``"adam"`` ou ``"sgd"``."""
-    hidden: int = 32
-    """Largeur de la couche cachée (ignorée sur un PDM tabulaire)."""
-    theta_init: tuple[float, ...] | None = None
-    """``θ`` initial de la politique softmax linéaire (PDM tabulaire) ; ``None`` : zéro."""
-    max_episodes: int = 1000
-    """Borne sur le nombre d'épisodes terminés."""
-    max_steps: int = 1_000_000
-    """Borne sur le nombre de pas d'environnement."""
-    max_seconds: float | None = None
-    """Borne de durée (secondes), pour les bancs d'essai seulement : l'atteindre lève
-    :class:`~profond.rl.history.TimeLimitReached`. ``None`` : aucune (les pages bornent en pas ou en épisodes)."""
-    target_return: float | None = None
-    """Arrêter dès que la moyenne des ``solved_window`` derniers retours atteint cette valeur."""
-    solved_window: int = 100
-    """Nombre d'épisodes de la moyenne glissante qui définit « résolu »."""
-    progress: bool = True
-    """Afficher une barre de progression tqdm."""
 
     def __post_init__(self):
-        check_run_config(self)
+        super().__post_init__()
         check_positive_int("n_steps", self.n_steps)
         lam = check_positive("gae_lambda", self.gae_lambda)
         if lam > 1.0:
             raise ValueError(f"`gae_lambda` doit appartenir à [0, 1], reçu {lam}.")
-        check_positive("lr_policy", self.lr_policy, strict=True)
-        check_positive("lr_value", self.lr_value, strict=True)
 
 
 def actor_critic_update(policy, value, optimizer, batch: dict, gamma: float, lam: float) -> tuple[float, float]:

@@ -128,6 +128,61 @@ class Recorder:
         return self.history
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """Ce que partagent les configurations des agents : l'environnement, la graine, γ et les bornes
+    de la course (chaque agent ajoute ses propres hyper-paramètres, documentés champ par champ)."""
+
+    env_id: str = "CartPole-v1"
+    """Identifiant gymnasium de l'environnement."""
+    seed: int = 0
+    """Graine : réseaux, tirages des actions, premier ``reset`` des environnements."""
+    gamma: float = 0.99
+    """Facteur d'actualisation γ."""
+    max_episodes: int = 1000
+    """Borne sur le nombre d'épisodes terminés."""
+    max_steps: int = 1_000_000
+    """Borne sur le nombre de pas d'environnement."""
+    max_seconds: float | None = None
+    """Borne de durée (secondes), pour les bancs d'essai seulement : l'atteindre lève
+    :class:`TimeLimitReached`. ``None`` : aucune (les pages bornent en pas ou en épisodes)."""
+    progress: bool = True
+    """Afficher une barre de progression tqdm."""
+
+    def __post_init__(self):
+        check_run_config(self)
+
+
+@dataclass(frozen=True)
+class PolicyGradientConfig(RunConfig):
+    """Les hyper-paramètres communs aux agents à réseaux de politique et de valeur (REINFORCE,
+    acteur-critique)."""
+
+    discount_weighting: bool = True
+    """Multiplier le terme du pas ``t`` par ``γ^t`` (le facteur ``I`` du livre)."""
+    lr_policy: float = 1e-2
+    """Pas d'apprentissage α^θ de la politique."""
+    lr_value: float = 1e-2
+    """Pas d'apprentissage α^w du critique (valeur de référence)."""
+    optimizer: str = "adam"
+    """``"adam"`` ou ``"sgd"`` (le pas de gradient du livre)."""
+    hidden: int = 32
+    """Largeur de la couche cachée des réseaux (ignorée sur un PDM tabulaire)."""
+    theta_init: tuple[float, ...] | None = None
+    """``θ`` initial de la politique softmax linéaire (PDM tabulaire) ; ``None`` : zéro."""
+    target_return: float | None = None
+    """Arrêter dès que la moyenne des ``solved_window`` derniers retours atteint cette valeur."""
+    solved_window: int = 100
+    """Nombre d'épisodes de la moyenne glissante qui définit « résolu »."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        from profond.utils import check_positive
+
+        check_positive("lr_policy", self.lr_policy, strict=True)
+        check_positive("lr_value", self.lr_value, strict=True)
+
+
 def check_run_config(cfg) -> None:
     """Vérifie les champs communs des configurations d'entraînement (messages en français)."""
     from profond.utils import check_positive, check_positive_int

@@ -16,21 +16,24 @@ import numpy as np
 
 from profond.rl import exact
 from profond.rl.envs import env_mdp
-from profond.rl.history import History, Recorder, check_run_config
+from profond.rl.history import History, Recorder, RunConfig
 from profond.rl.montecarlo import score_function
 from profond.utils import check_in_unit_interval, check_positive, check_positive_int, progress_bar
 
 
 @dataclass(frozen=True)
-class OffPolicyActorCriticConfig:
-    """Hyper-paramètres de :func:`train_off_policy_actor_critic`."""
+class OffPolicyActorCriticConfig(RunConfig):
+    """Hyper-paramètres de :func:`train_off_policy_actor_critic` (les bornes communes sont celles
+    de :class:`~profond.rl.history.RunConfig`)."""
 
     env_id: str = "profond/SmallMDP-v0"
     """Un environnement tabulaire (il fournit les caractéristiques linéaires)."""
-    seed: int = 0
-    """Graine : tirages de ``b`` et ``reset`` des épisodes (``seed + i`` pour l'épisode ``i``)."""
     gamma: float = 0.9
     """Facteur d'actualisation γ (``γ(s) = 0`` à l'entrée d'un état terminal)."""
+    max_episodes: int = 1_000_000
+    """Borne sur le nombre d'épisodes joués par ``b``."""
+    max_steps: int = 20_000
+    """Borne sur le nombre de pas."""
     lam: float = 0.5
     """λ des traces d'éligibilité ``e_v`` et ``e_u``."""
     alpha_v: float = 0.05
@@ -39,20 +42,11 @@ class OffPolicyActorCriticConfig:
     """Pas des poids auxiliaires ``w`` du critique gradient-TD."""
     alpha_u: float = 0.05
     """Pas de l'acteur (paramètres ``u`` de la politique cible)."""
-    max_episodes: int = 1_000_000
-    """Borne sur le nombre d'épisodes joués par ``b``."""
-    max_steps: int = 20_000
-    """Borne sur le nombre de pas."""
-    max_seconds: float | None = None
-    """Borne de durée (secondes), pour les bancs d'essai seulement : l'atteindre lève
-    :class:`~profond.rl.history.TimeLimitReached`. ``None`` : aucune (les pages bornent en pas ou en épisodes)."""
     eval_every: int = 200
     """Calculer ``J(π_u)`` exact tous les ``eval_every`` pas."""
-    progress: bool = True
-    """Afficher une barre de progression tqdm."""
 
     def __post_init__(self):
-        check_run_config(self)
+        super().__post_init__()
         check_in_unit_interval("lam", self.lam)
         for name in ("alpha_v", "alpha_w", "alpha_u"):
             check_positive(name, getattr(self, name), strict=True)

@@ -16,7 +16,7 @@ import torch
 from profond.rl import exact
 from profond.rl.envs import env_mdp, make_vector_env
 from profond.rl.estimators import advantages, discount_weights, returns_to_go
-from profond.rl.history import History, Recorder, check_run_config, make_optimizer, parameters_finite
+from profond.rl.history import History, PolicyGradientConfig, Recorder, make_optimizer, parameters_finite
 from profond.rl.policies import log_probs, make_networks, sample_actions
 from profond.utils import check_positive, seed_everything, progress_bar
 
@@ -24,49 +24,14 @@ Tensor = torch.Tensor
 
 
 @dataclass(frozen=True)
-class ReinforceConfig:
-    """Hyper-paramètres de :func:`train_reinforce`."""
+class ReinforceConfig(PolicyGradientConfig):
+    """Hyper-paramètres de :func:`train_reinforce` (les champs communs sont ceux de
+    :class:`~profond.rl.history.PolicyGradientConfig`)."""
 
-    env_id: str = "CartPole-v1"
-    """Identifiant gymnasium de l'environnement."""
-    seed: int = 0
-    """Graine : réseaux, tirages des actions, premier ``reset`` des environnements."""
     baseline: bool = False
     """Retrancher la valeur de référence ``v̂(S_t, w)`` apprise (REINFORCE avec valeur de référence)."""
     n_envs: int = 1
     """Nombre d'épisodes joués en parallèle par mise à jour (un par environnement)."""
-    gamma: float = 0.99
-    """Facteur d'actualisation γ."""
-    discount_weighting: bool = True
-    """Multiplier le terme du pas ``t`` par ``γ^t`` comme dans l'algorithme du livre."""
-    lr_policy: float = 1e-2
-    """Pas d'apprentissage α^θ de la politique."""
-    lr_value: float = 1e-2
-    """Pas d'apprentissage α^w du critique (valeur de référence)."""
-    optimizer: str = "adam"
-    """``"adam"`` ou ``"sgd"`` (le pas de gradient du livre)."""
-    hidden: int = 32
-    """Largeur de la couche cachée des réseaux (ignorée sur un PDM tabulaire)."""
-    theta_init: tuple[float, ...] | None = None
-    """``θ`` initial de la politique softmax linéaire (PDM tabulaire) ; ``None`` : zéro."""
-    max_episodes: int = 1000
-    """Borne sur le nombre d'épisodes."""
-    max_steps: int = 1_000_000
-    """Borne sur le nombre de pas d'environnement simulés."""
-    max_seconds: float | None = None
-    """Borne de durée (secondes), pour les bancs d'essai seulement : l'atteindre lève
-    :class:`~profond.rl.history.TimeLimitReached`. ``None`` : aucune (les pages bornent en pas ou en épisodes)."""
-    target_return: float | None = None
-    """Arrêter dès que la moyenne des ``solved_window`` derniers retours atteint cette valeur."""
-    solved_window: int = 100
-    """Nombre d'épisodes de la moyenne glissante qui définit « résolu »."""
-    progress: bool = True
-    """Afficher une barre de progression tqdm."""
-
-    def __post_init__(self):
-        check_run_config(self)
-        check_positive("lr_policy", self.lr_policy, strict=True)
-        check_positive("lr_value", self.lr_value, strict=True)
 
 
 def reinforce_loss(logp: Tensor, ret: Tensor, disc: Tensor, mask: Tensor) -> Tensor:
