@@ -4,14 +4,19 @@
   « exécutée » sans aucune sortie trahit un notebook traité comme du Markdown simple) ;
 - chaque image a un texte alternatif, en français (pas le « Figure made with TikZ » par défaut)
   et son fichier existe ;
-- poids de chaque page (HTML + images qu'elle référence) ≤ 1,5 Mo ; MathJax, partagé par tout le
-  site, est compté une fois à part.
+- poids de chaque page (HTML + images qu'elle référence + images de ses animations, que
+  ``profond_perf`` sort dans ``_anim/``) ≤ 1,5 Mo ; MathJax, partagé par tout le site, est compté
+  une fois à part ;
+- ce que ``profond_perf`` garantit pour la vitesse : pas d'index de recherche ni de
+  ``fontawesome.js`` hors de la page de recherche, MathJax seulement sur les pages à formules (et
+  son extension ``ui/lazy`` présente), une balise ``<meta name="description">`` par page.
 
 Usage : python scripts/verifier_site.py _build/html
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -51,6 +56,11 @@ def est_executable(source: Path) -> bool:
 def poids_page(html_path: Path, parser: _Page) -> int:
     total = html_path.stat().st_size
     vus = set()
+    for src in re.findall(r'"([^"]*_anim/[0-9a-f]+\.js)"', html_path.read_text(encoding="utf-8")):
+        f = (html_path.parent / src).resolve()
+        if f not in vus and f.exists():
+            vus.add(f)
+            total += f.stat().st_size
     for img in parser.images:
         src = img.get("src") or ""
         if src.startswith("data:") or urlparse(src).scheme:
@@ -60,6 +70,24 @@ def poids_page(html_path: Path, parser: _Page) -> int:
             vus.add(f)
             total += f.stat().st_size
     return total
+
+
+BLOQUANTS = ("searchindex.js", "searchtools.js", "language_data.js", "fontawesome.js")
+
+
+def verifier_vitesse(doc: str, html: str) -> list[str]:
+    """Ce que l'extension ``profond_perf`` promet sur chaque page de contenu."""
+    erreurs = []
+    tete = html.split("</head>", 1)[0]
+    for nom in BLOQUANTS:
+        if re.search(r'<script[^>]*src="[^"]*%s' % re.escape(nom), tete):
+            erreurs.append(f"{doc} : {nom} chargé hors de la page de recherche")
+    a_des_formules = re.search(r'class="[^"]*\bmath\b', html) is not None
+    if not a_des_formules and "mathjax/tex-mml-chtml.js" in tete:
+        erreurs.append(f"{doc} : MathJax chargé sur une page sans formule")
+    if not re.search(r'<meta name="description" content="[^"]{40,}"', tete):
+        erreurs.append(f"{doc} : pas de <meta name=\"description\"> (premier paragraphe)")
+    return erreurs
 
 
 def verifier(site: Path) -> list[str]:
@@ -82,6 +110,7 @@ def verifier(site: Path) -> list[str]:
             if not src.startswith("data:") and not urlparse(src).scheme:
                 if not (html.parent / unquote(src)).exists():
                     erreurs.append(f"{doc} : image introuvable {src}")
+        erreurs += verifier_vitesse(doc, html.read_text(encoding="utf-8"))
         w = poids_page(html, p)
         poids.append((w, doc))
         if w > LIMITE_OCTETS:
@@ -89,6 +118,8 @@ def verifier(site: Path) -> list[str]:
     mathjax = sum(f.stat().st_size for f in (site / "_static" / "mathjax").rglob("*") if f.is_file())
     if mathjax == 0:
         erreurs.append("MathJax absent de _static/mathjax : les formules ne s'afficheraient pas hors ligne")
+    elif not (site / "_static" / "mathjax" / "ui" / "lazy.js").exists():
+        erreurs.append("_static/mathjax/ui/lazy.js absent : MathJax échouerait (chargé par la configuration)")
     total = sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
     poids.sort(reverse=True)
     print(f"Pages vérifiées : {len(poids)}")

@@ -92,6 +92,9 @@ def localize_player(html: str) -> str:
         )
     html = html.replace('title="Repetition mode" aria-label="Repetition mode"',
                         'title="Mode de répétition" aria-label="Mode de répétition"')
+    # La glissière choisit l'image affichée : elle a besoin d'un nom pour les lecteurs d'écran.
+    html = html.replace('type="range" class="anim-slider"',
+                        'type="range" class="anim-slider" aria-label="Image de l\'animation"')
     for english, french in (("Once", "Une fois"), ("Loop", "En boucle"), ("Reflect", "Aller-retour")):
         html = re.sub(rf'(<label for="_anim_radio\d_[^"]*">){english}</label>', rf"\1{french}</label>", html)
     return html

@@ -1,23 +1,25 @@
 """Tests du site construit, dans Chromium (Debian) piloté par Playwright.
 
 Ils ne tournent que si ``PROFOND_SITE`` désigne un site construit (``.ci/run`` le fait après la
-construction) ; sinon ils sont sautés, avec la raison.
+construction) ; sinon ils sont sautés, avec la raison. Le site est servi comme GitHub Pages le sert
+(gzip, ``scripts/servir_site.py``) ; axe-core et Lighthouse viennent de ``node_modules``
+(``npm ci``), le navigateur est toujours le Chromium de Debian.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import shutil
-import socket
-import threading
+import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import servir_site  # noqa: E402
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -28,11 +30,6 @@ CHROMIUM_ARGS = [
 def site_dir() -> Path | None:
     value = os.environ.get("PROFOND_SITE")
     return (ROOT / value).resolve() if value else None
-
-
-def toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    return [toc["root"]] + [c["file"] for p in toc.get("parts", []) for c in p.get("chapters", [])]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -52,21 +49,17 @@ def site() -> Path:
 
 @pytest.fixture(scope="session")
 def server(site):
-    """Le site servi sur 127.0.0.1, sur un port libre."""
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    httpd.shutdown()
+    """Le site servi sur 127.0.0.1 (port libre), en gzip comme GitHub Pages."""
+    with servir_site.servir(site) as url:
+        yield url
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+@pytest.fixture(scope="session")
+def node_tools():
+    """axe-core et Lighthouse installés par ``npm ci`` ; leur absence fait échouer (pas sauter)."""
+    reason = servir_site.outils_node_manquants()
+    assert reason is None, reason
+    return servir_site
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +77,4 @@ def screenshots(site) -> Path:
     out = site.parent / "captures"
     out.mkdir(exist_ok=True)
     return out
+
