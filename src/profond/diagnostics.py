@@ -11,6 +11,7 @@ elles notent des nombres, que les figures lisent ensuite.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -205,7 +206,8 @@ def plot_probes(probes: dict, figsize=(5.6, 8.4)):
         color = f"C{i}"
         axes[0].plot(range(1, len(p.act_std[0]) + 1), p.act_std[0], "o-", color=color, label=name)
         axes[1].plot(p.steps, np.mean(p.dead_relu, axis=1), color=color, label=name)
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # une ligne toute en NaN (course divergée) : pas de point
+            warnings.simplefilter("ignore", RuntimeWarning)
             ratio = np.nanmedian(np.where(np.isfinite(p.update_ratio), p.update_ratio, np.nan), axis=1)
         axes[2].plot(p.steps[1:], ratio[1:], color=color, label=name)
     axes[0].set_xlabel("couche linéaire")
