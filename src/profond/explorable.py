@@ -84,7 +84,8 @@ def explorable_html(draw: Callable[..., None], sliders: Mapping[str, Sequence],
     first = frames[",".join(map(str, start))]
     html = (
         f'<div class="profond-explorable" id="{uid}">'
-        f'<img id="{uid}-img" alt="{escape(alt)}" style="max-width:100%;height:auto" '
+        f'<img id="{uid}-img" alt="{escape(alt)}" width="{round(figsize[0] * dpi)}" '
+        f'height="{round(figsize[1] * dpi)}" style="max-width:100%;height:auto" '
         f'src="data:image/png;base64,{first}">'
         + "".join(controls)
         + f"<script>(function(){{const F={json.dumps(frames)};const T={json.dumps([texts[n] for n in names])};"

@@ -30,6 +30,10 @@ SCROLL_THROUGH_JS = """async () => {
   window.scrollTo(0, 0);
   await pause(300);
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  // toutes les images décodées (chargement paresseux compris), puis une image d'écran pour que les
+  // observateurs de taille du site aient marqué les figures réduites
+  await Promise.all(Array.from(document.images).map(i => (i.loading = 'eager', i.decode().catch(() => null))));
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   await pause(200);
 }"""
 

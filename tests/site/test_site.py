@@ -49,6 +49,10 @@ def test_page_loads_cleanly_with_math_and_images(browser, server, screenshots, p
             assert raw not in text, f"{page_path} : formule non composée ({raw!r}) dans le texte visible"
         if page.locator("div.math, span.math").count():
             assert page.locator("mjx-container").count() > 0, f"{page_path} : MathJax n'a rien composé"
+        # Les images hors de l'écran sont chargées paresseusement : on les demande toutes, puis on attend.
+        page.evaluate("""async () => { const imgs = Array.from(document.querySelectorAll('main img'));
+            imgs.forEach(i => { i.loading = 'eager'; });
+            await Promise.all(imgs.map(i => i.decode().catch(() => null))); }""")
         images = page.evaluate("""() => Array.from(document.querySelectorAll('main img')).map(i => ({
             src: i.getAttribute('src'), alt: i.getAttribute('alt') || '', ok: i.complete && i.naturalWidth > 0}))""")
         for img in images:
