@@ -13,27 +13,13 @@ import itertools
 import json
 import uuid
 from html import escape
-from io import BytesIO
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 
-__all__ = ["palette_png", "explorable_html"]
+from profond.animation import palette_png
 
-
-def palette_png(fig, dpi: int = 80, colors: int = 64) -> bytes:
-    """La figure en PNG réduit à une palette de ``colors`` couleurs (3 à 4 fois plus léger pour des
-    figures au trait)."""
-    from PIL import Image
-
-    buf = BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    image = Image.open(BytesIO(buf.getvalue())).convert("RGB").quantize(
-        colors=colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
-    )
-    out = BytesIO()
-    image.save(out, format="png", optimize=True)
-    return out.getvalue()
+__all__ = ["explorable_html"]
 
 
 def explorable_html(draw: Callable[..., None], sliders: Mapping[str, Sequence],
