@@ -8,8 +8,8 @@ Mesuré par Lighthouse et axe-core (``benchmarks/bench_site.py``, ``tests/site``
    autres pages y envoie). ``fontawesome.js`` (1,4 Mo) redessine en SVG des icônes que la feuille
    du thème affiche déjà avec la police Font Awesome : on le retire. Les scripts du site sont
    différés (``defer``, ordre conservé), sauf ``documentation_options.js``.
-2. MathJax seulement sur les pages qui ont des formules (Jupyter Book l'installe partout), et
-   tard et paresseux : chargé après l'événement ``load`` (le texte s'affiche d'abord), une formule
+2. MathJax seulement sur les pages qui ont encore des formules à composer (``profond_maths`` les
+   compose à la construction ; Jupyter Book installe MathJax partout), et tard et paresseux : chargé après l'événement ``load`` (le texte s'affiche d'abord), une formule
    n'est composée que quand elle approche de l'écran (``ui/lazy``).
 3. Animations : les images d'une animation matplotlib (``to_jshtml``, jusqu'à 800 Kio en base64
    dans la page) partent dans un fichier ``_anim/<empreinte>.js`` chargé quand le lecteur approche
@@ -248,7 +248,9 @@ def _ancestors(node):
 
 
 def _has_math(body: str) -> bool:
-    return bool(re.search(r'class="[^"]*\bmath\b', body)) or "\\(" in body or "$$" in body
+    """Reste-t-il des formules à composer dans le navigateur ? (``profond_maths`` compose les
+    autres à la construction : leur ``span.math`` ne contient plus de délimiteur.)"""
+    return "\\(" in body or "\\[" in body or "$$" in body
 
 
 LATE_LOADER = ("(function () { function go() { var s = document.createElement('script'); s.src = '%s'; "

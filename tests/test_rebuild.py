@@ -70,6 +70,7 @@ def make_book(root: Path) -> Path:
           extra_extensions: [sphinx_proof]
           local_extensions:
             profond_cache: {ROOT / 'scripts'}
+            profond_parallele: {ROOT / 'scripts'}
             profond_source: {ROOT / 'scripts'}
         """)
     write(root / "_toc.yml", "format: jb-book\nroot: index\nchapters:\n  - file: page_a\n  - file: page_b\n")
@@ -109,6 +110,8 @@ def test_rebuild_reexecutes_exactly_the_pages_whose_imports_changed(tmp_path):
     root = make_book(tmp_path)
     log = build(root)
     assert executed(log) == {"page_a", "page_b"}
+    assert "profond_parallele : 2 pages à exécuter" in log  # les deux pages, en parallèle
+    assert "in parallel" in log and "Executed notebook in" not in log  # myst-nb n'a rien refait
     assert (shown(root, "page_a"), shown(root, "page_b")) == (11, 20)
     first = records(root)
 
