@@ -2,7 +2,8 @@
 
 Mesuré par Lighthouse et axe-core (``benchmarks/bench_site.py``, ``tests/site``). Sur chaque page :
 
-1. Pas de ressource bloquante inutile. Le thème charge sur toutes les pages, dans ``<head>`` et de
+1. Pas de ressource bloquante inutile. Les feuilles du thème et de sphinx-design sont remplacées
+   par leurs versions allégées de ce que le site n'utilise pas (``profond_css``). Le thème charge sur toutes les pages, dans ``<head>`` et de
    façon bloquante, l'index et les outils de recherche (``searchindex.js``, ``searchtools.js``,
    ``language_data.js``) : on ne les garde que sur la page de recherche (la boîte de recherche des
    autres pages y envoie). ``fontawesome.js`` (1,4 Mo) redessine en SVG des icônes que la feuille
@@ -38,6 +39,8 @@ from pathlib import Path
 
 from sphinx.application import Sphinx
 
+from profond_css import bundle_links, lighter_links
+
 TEMPLATE_NAME = "profond-perf-page.html"
 # Le gabarit de page du thème, dont on filtre deux blocs de l'en-tête.
 TEMPLATE = """{%- extends "page.html" %}
@@ -63,7 +66,13 @@ def register_template(app: Sphinx) -> None:
 
     templates = app.builder.templates
     templates.loaders.insert(0, DictLoader({TEMPLATE_NAME: TEMPLATE}))
-    templates.environment.filters["perf_sans_scripts"] = lambda html, search: Markup(sans_scripts(html, search))
+    bundles = app.__dict__.setdefault("_profond_bundles", {})  # profond_css : feuilles réunies
+
+    def head_filter(html, search_too):
+        html = sans_scripts(html, search_too)
+        return Markup(html if search_too else bundle_links(lighter_links(html), bundles))
+
+    templates.environment.filters["perf_sans_scripts"] = head_filter
 
 
 def exclude_node_modules(app: Sphinx, config) -> None:
