@@ -108,13 +108,23 @@ mjx-container[jax="SVG"] > svg { stroke: currentColor; fill: currentColor; strok
 """
 
 
+def _move(m: re.Match) -> str:
+    """``<g transform="A"><use … transform="B">`` → ``<use … transform="A B">`` (même effet)."""
+    outer, attrs = m.group(1), m.group(2)
+    inner = re.search(r' transform="([^"]*)"', attrs)
+    if inner:
+        attrs = attrs.replace(inner.group(0), "")
+        outer = f"{outer} {inner.group(1)}"
+    return f'<use {attrs} transform="{outer}"></use>'
+
+
 def compact(svg: str) -> str:
     """Le SVG d'une formule, sans les attributs réservés aux outils interactifs de MathJax."""
     for pattern, repl in _COMPACT:
         svg = pattern.sub(repl, svg)
     previous = None
     while previous != svg:
-        previous, svg = svg, _MOVED_GLYPH.sub(r'<use \2 transform="\1"></use>', _BARE_GROUP.sub(r"\1", svg))
+        previous, svg = svg, _MOVED_GLYPH.sub(_move, _BARE_GROUP.sub(r"\1", svg))
     return svg
 
 
