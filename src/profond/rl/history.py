@@ -30,6 +30,15 @@ class History:
     objective_steps: list[int] = field(default_factory=list)
     policy_loss: list[float] = field(default_factory=list)
     value_loss: list[float] = field(default_factory=list)
+    entropy: list[float] = field(default_factory=list)
+    """Entropie moyenne de la politique sur les états du lot, avant chaque mise à jour (équation
+    ``pgr-eq-entropie`` ; acteur-critique seulement)."""
+    kl: list[float] = field(default_factory=list)
+    """Divergence KL moyenne entre la politique avant et après chaque mise à jour, sur les états du
+    lot (équation ``pgr-eq-kl`` ; acteur-critique seulement)."""
+    update_steps: list[int] = field(default_factory=list)
+    """Nombre total de pas d'environnement au moment de chaque mise à jour (abscisse de ``entropy``
+    et ``kl``)."""
     env_steps: int = 0
     wall_time: float = 0.0
     solved_step: int | None = None
@@ -39,14 +48,16 @@ class History:
     """Vrai si les paramètres sont devenus non finis (la course s'est alors arrêtée)."""
     policy: Any = field(default=None, repr=False, compare=False)
     """La politique apprise (module torch, ou paramètres numpy ``u`` pour Off-PAC)."""
+    value: Any = field(default=None, repr=False, compare=False)
+    """Le critique appris (module torch), quand l'agent en a un (acteur-critique)."""
 
     def mean_last(self, n: int = 100) -> float:
         """Retour moyen des ``n`` derniers épisodes (``nan`` s'il n'y en a aucun)."""
         return float(np.mean(self.episode_returns[-n:])) if self.episode_returns else float("nan")
 
     def as_dict(self) -> dict:
-        """Les mesures (sans la politique), en types Python simples."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "policy"}
+        """Les mesures (sans la politique ni le critique), en types Python simples."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("policy", "value")}
 
 
 class TimeLimitReached(RuntimeError):
