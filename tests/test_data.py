@@ -113,3 +113,46 @@ def test_tensor_loader_batches_and_seeded_order():
     assert torch.equal(x[a[0]], [xb for xb, _ in tensor_loader(x, y, 4, generator=torch.Generator().manual_seed(5))][0])
     with pytest.raises(ValueError, match="même nombre"):
         tensor_loader(x, y[:5])
+
+
+def _worker_batches(worker_init_fn, loader_seed=0, n=72):
+    from torch.utils.data import DataLoader
+
+    x = torch.rand(1, 64, generator=torch.Generator().manual_seed(1)).repeat(n, 1)  # la même image n fois
+    ds = RandomShift(x, torch.zeros(n, dtype=torch.long), generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(ds, batch_size=8, num_workers=2, worker_init_fn=worker_init_fn,
+                        generator=torch.Generator().manual_seed(loader_seed))
+    return [xb for xb, _ in loader]
+
+
+def test_workers_copy_the_generator_unless_seed_worker_reseeds_it():
+    from profond.data import seed_worker
+
+    naive = _worker_batches(None)
+    # les lots alternent entre les processus 0 et 1 : mêmes décalages, donc mêmes images
+    assert all(torch.equal(a, b) for a, b in zip(naive[0::2], naive[1::2]))
+    seeded = _worker_batches(seed_worker)
+    same = torch.cat([(a == b).all(dim=1) for a, b in zip(seeded[0::2], seeded[1::2])]).float().mean()
+    assert same < 0.4  # 1/9 attendu au hasard
+    again = _worker_batches(seed_worker)
+    assert all(torch.equal(a, b) for a, b in zip(seeded, again))  # reproductible : même graine du chargeur
+    other = _worker_batches(seed_worker, loader_seed=1)
+    assert not all(torch.equal(a, b) for a, b in zip(seeded, other))
+    with pytest.raises(RuntimeError, match="worker_init_fn"):
+        seed_worker(0)
+
+
+def test_worker_seeds_are_base_seed_plus_worker_id():
+    from torch.utils.data import DataLoader
+
+    from profond.data import WorkerSeeds
+
+    rows = torch.cat(list(DataLoader(WorkerSeeds(8), batch_size=2, num_workers=2,
+                                     generator=torch.Generator().manual_seed(0))))
+    assert rows[:, 0].tolist() == list(range(8))
+    assert rows[:, 1].tolist() == [0, 0, 1, 1, 0, 0, 1, 1]  # les lots tournent entre les processus
+    base = rows[0, 2].item()
+    assert rows[:, 2].tolist() == [base + w for w in rows[:, 1].tolist()]
+    assert WorkerSeeds(3)[2][1].item() == -1  # processus principal
+    with pytest.raises(ValueError, match="n"):
+        WorkerSeeds(0)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import (BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset,
+                              get_worker_info)
 
 from profond.utils import check_positive_int
 
@@ -203,6 +204,11 @@ class RandomShift(Dataset):
     side``) est décalée d'au plus ``max_shift`` pixels dans chaque direction, au hasard (générateur
     ``generator``). La cible est inchangée : un 3 décalé d'un pixel reste un 3.
 
+    Avec ``DataLoader(num_workers=k)``, chaque processus reçoit une *copie* du jeu de données, donc
+    du générateur dans le même état : passer ``worker_init_fn=seed_worker`` pour que chaque
+    processus tire ses propres décalages (:func:`seed_worker`, TP d'introduction, section
+    `intro-sec-tp-dataset`).
+
     >>> ds = RandomShift(torch.ones(2, 64), torch.tensor([0, 1]), generator=torch.Generator().manual_seed(0))
     >>> x, y = ds[1]
     >>> tuple(x.shape), int(y), float(x.sum()) >= 49
@@ -226,3 +232,42 @@ class RandomShift(Dataset):
         dy, dx = torch.randint(-self.max_shift, self.max_shift + 1, (2,), generator=self.generator).tolist()
         image = self.x[i].reshape(1, self.side, self.side)
         return shift_images(image, dy, dx).reshape(-1), self.y[i]
+
+
+def seed_worker(worker_id: int) -> None:
+    """``worker_init_fn`` d'un ``DataLoader`` à plusieurs processus : réinitialise le générateur
+    ``generator`` du jeu de données du processus (s'il en a un, comme :class:`RandomShift`) avec la
+    graine que PyTorch a donnée à ce processus, ``torch.initial_seed()`` = graine de base +
+    ``worker_id`` (la graine de base est tirée du ``generator`` du ``DataLoader`` à chaque époque).
+    Sans cela, tous les processus partent de la même copie du générateur et produisent les mêmes
+    tirages. Section `intro-sec-tp-dataset`."""
+    info = get_worker_info()
+    if info is None:
+        raise RuntimeError("`seed_worker` se passe en `worker_init_fn` d'un DataLoader ; il ne s'appelle pas "
+                           "hors d'un processus de chargement.")
+    generator = getattr(info.dataset, "generator", None)
+    if isinstance(generator, torch.Generator):
+        generator.manual_seed(torch.initial_seed())
+
+
+class WorkerSeeds(Dataset):
+    """Jeu de données sonde de ``n`` exemples : l'exemple ``i`` est ``(i, numéro du processus,
+    graine du processus)``, lus par :func:`torch.utils.data.get_worker_info` et
+    ``torch.initial_seed()`` (−1 et −1 dans le processus principal). Montre comment le
+    ``DataLoader`` répartit les lots et graine ses processus. Section `intro-sec-tp-dataset`.
+
+    >>> WorkerSeeds(2)[1].tolist()
+    [1, -1, -1]
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = check_positive_int("n", n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        info = get_worker_info()
+        if info is None:  # processus principal : ni numéro ni graine de processus de chargement
+            return torch.tensor([i, -1, -1])
+        return torch.tensor([i, info.id, torch.initial_seed()])

@@ -3,7 +3,8 @@
 Trois façons de piloter le taux α d'une SGD avec momentum pendant un nombre fixé d'époques :
 constant, décroissance en cosinus jusqu'à zéro, et le cycle unique de ``OneCycleLR`` (montée
 jusqu'à α puis descente bien en dessous). :func:`schedule_run` entraîne une fois ; la page compare
-les trois avec :func:`profond.compare.compare`, chacun à son meilleur α.
+les trois avec :func:`profond.compare.compare`, chacun à son meilleur α. :func:`linear_warmup`
+ajoute l'échauffement linéaire des premiers pas (TP « Pièges », section `piege-sec-echauffement`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,27 @@ def make_scheduler(schedule: str, optimizer: torch.optim.Optimizer, total_steps:
     max_lr = optimizer.param_groups[0]["lr"]
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps,
                                                cycle_momentum=False)
+
+
+def linear_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int):
+    """Échauffement linéaire (équation `piege-eq-echauffement`) : au pas :math:`t = 1, 2, \\dots`
+    (un appel de ``scheduler.step()`` par lot), le taux vaut
+    :math:`\\alpha_t = \\alpha \\min(1, t / T_w)` avec :math:`T_w` = ``warmup_steps``, puis reste
+    au taux α de l'optimiseur. C'est ``torch.optim.lr_scheduler.LinearLR`` partant de α/T_w.
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = linear_warmup(opt, 4)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(opt.param_groups[0]["lr"]); opt.step(); sched.step()
+    >>> [round(a, 3) for a in lrs]
+    [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    """
+    warmup_steps = check_positive_int("warmup_steps", warmup_steps)
+    if warmup_steps == 1:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    return torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0 / warmup_steps, end_factor=1.0,
+                                             total_iters=warmup_steps - 1)
 
 
 def schedule_run(schedule: str, lr: float, seed: int = 0, epochs: int = 8, momentum: float = 0.9,
