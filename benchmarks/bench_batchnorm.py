@@ -5,11 +5,18 @@ Les mesures sont entrelacées (nous, PyTorch, PyTorch, nous, ...) : chaque tour 
 couches l'une après l'autre, sur ``--number`` passages chacune, et donne un rapport ; le tableau
 donne la médiane des temps, la médiane des rapports et leur écart interquartile (Q1–Q3). Par défaut
 on mesure le temps CPU du processus (``time.process_time``), moins sensible que le temps écoulé aux
-autres programmes de la machine ; ``--clock wall`` mesure le temps écoulé.
+autres programmes de la machine ; ``--clock wall`` mesure le temps écoulé. La dernière colonne
+rapporte les premiers déciles (D1) des temps, les mesures les moins dérangées par les autres
+programmes : sur une machine chargée, avec ``--number 1 --rounds 1001``, ce rapport ne bouge plus
+que de quelques centièmes d'une exécution à l'autre, quand la médiane peut varier de 0,3.
 
-À ces tailles, une grande part de l'écart vient du coût fixe de chaque opération appelée depuis
-Python (une vingtaine pour nous, deux noyaux compilés pour PyTorch) : ``--scale 8`` multiplie la
-taille du lot et montre le rapport quand ce coût fixe pèse moins.
+Nos couches passent par :mod:`profond.nn.fused` (les équations du chapitre regroupées) ; l'écart
+qui reste vient surtout du nombre de passages sur la mémoire (une dizaine d'opérations qui lisent
+chacune tout le lot, contre un noyau compilé par sens pour PyTorch) et du coût fixe de chaque
+opération appelée depuis Python : ``--scale 8`` multiplie la taille du lot et montre le rapport
+quand ce coût fixe pèse moins. L'en-tête donne la charge moyenne de la machine (``os.getloadavg``) :
+quand d'autres programmes se partagent les cœurs et leurs caches, nos passages supplémentaires
+coûtent plus cher, et le rapport monte.
 
 Usage : python benchmarks/bench_batchnorm.py [--rounds 41] [--number 10] [--threads 1] [--clock cpu]
         [--scale 1]
@@ -18,6 +25,7 @@ Usage : python benchmarks/bench_batchnorm.py [--rounds 41] [--number 10] [--thre
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -70,6 +78,11 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
     return q1, q2, q3
 
 
+def first_decile(values: list[float]) -> float:
+    """Premier décile : 10 % des mesures sont plus rapides."""
+    return statistics.quantiles(values, n=10, method="inclusive")[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=41, help="nombre de mesures entrelacées (41)")
@@ -84,9 +97,10 @@ def main() -> None:
     torch.manual_seed(0)
     print(
         f"torch {torch.__version__}, float32, {torch.get_num_threads()} fil(s), temps {args.clock}, "
-        f"{args.rounds} mesures × {args.number} passages"
+        f"{args.rounds} mesures × {args.number} passages, charge moyenne {os.getloadavg()[0]:.1f} "
+        f"pour {os.cpu_count()} cœurs"
     )
-    print(f"{'couche':<12} {'entrée':<18} {'nous (µs)':>10} {'PyTorch (µs)':>13} {'rapport':>8}  Q1–Q3")
+    print(f"{'couche':<12} {'entrée':<18} {'nous (µs)':>10} {'PyTorch (µs)':>13} {'rapport':>8}  {'Q1–Q3':<10} D1/D1")
     for name, shape, make_ours, make_ref in CASES:
         shape = (shape[0] * args.scale,) + shape[1:]
         x = torch.randn(shape, requires_grad=True)
@@ -97,9 +111,10 @@ def main() -> None:
             args.rounds, args.number, CLOCKS[args.clock],
         )
         q1, ratio, q3 = quartiles([a / b for a, b in zip(t_ours, t_ref)])
+        low = first_decile(t_ours) / first_decile(t_ref)
         print(
             f"{name:<12} {str(shape):<18} {statistics.median(t_ours) * 1e6:10.1f} "
-            f"{statistics.median(t_ref) * 1e6:13.1f} {ratio:7.2f}×  {q1:.2f}–{q3:.2f}"
+            f"{statistics.median(t_ref) * 1e6:13.1f} {ratio:7.2f}×  {q1:.2f}–{q3:.2f}  {low:.2f}×"
         )
 
 
