@@ -28,6 +28,7 @@ from torch import nn
 import profond
 from profond.rl import ActorCriticConfig, ReinforceConfig, train_actor_critic, train_reinforce
 from profond.rl.history import TimeLimitReached
+from profond.rl.ppo import PPOConfig, train_ppo
 
 TARGET, WINDOW = 475.0, 100
 
@@ -111,6 +112,8 @@ def algorithms(max_seconds: float) -> dict:
             train_actor_critic, ActorCriticConfig(seed=s, n_envs=16, lr_policy=3e-3, **bound)),
         "acteur-critique GAE (16 env. × 8 pas)": lambda s: run_bounded(train_actor_critic, ActorCriticConfig(
             seed=s, n_envs=16, n_steps=8, gae_lambda=0.95, lr_policy=3e-3, **bound)),
+        "PPO (8 env. × 128 pas, 4 × 4 mini-lots)": lambda s: run_bounded(train_ppo, PPOConfig(
+            seed=s, n_envs=8, n_steps=128, lr_policy=1e-2, lr_value=1e-2, **bound)),
         "référence : REINFORCE naïf (1 env.)": lambda s: reference_reinforce(
             ReferenceConfig(seed=s, max_seconds=max_seconds)),
     }
