@@ -225,5 +225,6 @@ def init(app: Sphinx) -> None:
 
 def setup(app: Sphinx):
     app.connect("builder-inited", init)
-    app.connect("build-finished", write_lighter_stylesheets)
+    # Après le thème, qui réécrit pygments.css (couleurs claires et sombres) à la fin de la construction.
+    app.connect("build-finished", write_lighter_stylesheets, priority=900)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

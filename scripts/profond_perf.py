@@ -281,6 +281,23 @@ def _late_script(url: str):
 SYNC_SCRIPTS = ("documentation_options.js",)
 
 
+def _inline_documentation_options(app: Sphinx):
+    """``documentation_options.js`` (quelques lignes, que les scripts en ligne qui suivent lisent
+    tout de suite) écrit dans la page plutôt que chargé : un aller-retour bloquant de moins."""
+    cached = getattr(app, "_profond_doc_options", None)
+    if cached is None:
+        import sphinx
+
+        source = Path(sphinx.__file__).parent / "themes" / "basic" / "static" / "documentation_options.js.jinja"
+        if not source.exists():
+            return None
+        from sphinx.builders.html._assets import _JavaScript
+
+        body = app.builder.templates.render_string(source.read_text(encoding="utf-8"), app.builder.globalcontext)
+        cached = app._profond_doc_options = _JavaScript(None, body=body)
+    return cached
+
+
 def _deferrable(name: str, attrs: dict) -> bool:
     if not name or "://" in name or "async" in attrs or "defer" in attrs:
         return False
@@ -304,6 +321,11 @@ def on_page_context(app: Sphinx, pagename, templatename, context, doctree):
         for js in scripts:
             name = str(getattr(js, "filename", js) or "")
             attrs = getattr(js, "attributes", {})
+            if pagename != "search" and Path(name.split("?")[0]).name in SYNC_SCRIPTS:
+                inline = _inline_documentation_options(app)
+                if inline is not None:  # dans la page : un aller-retour de moins avant l'affichage
+                    keep.append(inline)
+                    continue
             if pagename != "search" and ("mathjax" in name.lower() or "window.MathJax" in str(attrs.get("body", ""))):
                 if not _has_math(body):
                     continue
