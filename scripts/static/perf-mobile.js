@@ -9,8 +9,9 @@
  * 3. Nom accessible des boutons : quand aria-label ne contient pas le texte visible (règle
  *    WCAG 2.5.3 « label-content-name-mismatch »), le texte visible est mis en tête du nom.
  *
- * Un élément n'est mesuré que quand il approche de l'écran (IntersectionObserver), puis suivi par
- * un ResizeObserver ; les lectures de mise en page précèdent les écritures (pas de reflow forcé).
+ * Les formules (composées à la construction) sont toutes suivies par un ResizeObserver dès le
+ * chargement ; les autres cadres ne sont mesurés que quand ils approchent de l'écran
+ * (IntersectionObserver), puis suivis ; les lectures de mise en page précèdent les écritures.
  */
 (function () {
   "use strict";
@@ -112,31 +113,21 @@
       mesures.forEach(ecrire);
       figures.forEach(function (f) { figure(f[0], f[1]); });
     });
-    // Les formules visibles sont remesurées au défilement : MathJax (paresseux) les compose quand
-    // elles approchent de l'écran, sans toujours changer la taille de div.math.
-    var formules = new Set(), prevu = false;
-    function remesurer() {
-      prevu = false;
-      var mesures = [];
-      formules.forEach(function (el) { mesures.push(lire(el)); });
-      mesures.forEach(ecrire);
-    }
-    window.addEventListener("scroll", function () {
-      if (!prevu && formules.size) { prevu = true; window.requestAnimationFrame(remesurer); }
-    }, {passive: true});
+    // Les formules sont composées à la construction (profond_maths) : toutes sont là dès le
+    // chargement, et un cadre qui défile doit être atteignable au clavier même hors de l'écran.
+    // Le ResizeObserver les mesure toutes une première fois, puis à chaque changement de taille.
+    document.querySelectorAll(".bd-article div.math").forEach(function (el) { ro.observe(el); });
     var io = new IntersectionObserver(function (entrees) {
       entrees.forEach(function (e) {
-        if (e.target.matches("div.math")) {
-          if (e.isIntersecting) { formules.add(e.target); ro.observe(e.target); } else formules.delete(e.target);
-          return;
-        }
         if (!e.isIntersecting) return;
         io.unobserve(e.target);
         if (e.target.tagName === "IMG" && !envelopper(e.target)) return;
         ro.observe(e.target);
       });
     }, {rootMargin: "100% 0px"});
-    document.querySelectorAll(CADRES + ", .bd-article img").forEach(function (el) { io.observe(el); });
+    document.querySelectorAll(CADRES + ", .bd-article img").forEach(function (el) {
+      if (!el.matches("div.math")) io.observe(el);
+    });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", demarrer);
   else demarrer();
