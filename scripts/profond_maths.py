@@ -9,7 +9,7 @@ affichage »). Ici, le même moteur (MathJax 3, paquet npm ``mathjax-full``, lan
 - chaque formule ``\\(…\\)`` ou ``\\[…\\]`` que Sphinx écrit dans la page (``span.math``,
   ``div.math``) est remplacée par son ``mjx-container`` SVG ; le numéro d'équation et son ancre
   restent en place ;
-- les glyphes de la page sont écrits une seule fois, dans un ``<svg>`` caché en tête du texte
+- les glyphes de la page sont écrits une seule fois, dans un ``<svg>`` caché à la fin du texte
   (cache de police « global ») ;
 - chaque formule garde sa traduction MathML (``mjx-assistive-mml``) pour les lecteurs d'écran ;
   le SVG suit la couleur du texte (``currentColor``) : rien à faire pour le mode sombre ;
@@ -96,6 +96,7 @@ _COMPACT = [
     (re.compile(r' data-mml-node="[^"]*"| data-c="[^"]*"| focusable="false"| xmlns(?::xlink)?="[^"]*"'
                 r'| unselectable="on"| data-mjx-texclass="[^"]*"'), ""),
     (re.compile(r'xlink:href='), "href="),
+    (re.compile(r' style="position: relative;"'), ""),  # dans maths-svg.css
     (re.compile(r' role="img"(?=[^>]* aria-hidden="true")'), ""),  # caché aux lecteurs d'écran (MathML à côté)
     # couleur et trait : dans maths-svg.css (currentColor), pas sur chaque formule
     (re.compile(r'<g stroke="currentColor" fill="currentColor" stroke-width="0" '), "<g "),
@@ -104,6 +105,7 @@ _BARE_GROUP = re.compile(r'<g>((?:<(?:use|rect) [^>]*></(?:use|rect)>)+)</g>')  
 # un groupe qui ne fait que déplacer un seul glyphe : le déplacement passe sur le glyphe
 _MOVED_GLYPH = re.compile(r'<g transform="([^"]*)"><use ([^>]*)></use></g>')
 SVG_CSS = """
+mjx-container[jax="SVG"] { position: relative; }
 mjx-container[jax="SVG"] > svg { stroke: currentColor; fill: currentColor; stroke-width: 0; }
 """
 
@@ -145,7 +147,9 @@ def render_body(body: str, composer: Composer, pagename: str) -> str:
             return m.group(0)
         return m.group("open") + (m.group("eqno") or "") + compact(svg) + m.group("close")
 
-    return compact(result["defs"]) + _MATH.sub(replace, body)
+    # Les glyphes à la fin du texte : le navigateur affiche le début de la page sans attendre
+    # leurs tracés (les formules ont déjà leur taille ; un <use> trouve sa cible plus bas).
+    return _MATH.sub(replace, body) + compact(result["defs"])
 
 
 def on_page_context(app: Sphinx, pagename, templatename, context, doctree):

@@ -42,7 +42,8 @@ def test_render_body_replaces_every_formula_and_keeps_the_equation_number():
         composer.close()
     assert "\\(" not in out and "\\[" not in out
     assert out.count("<mjx-container") == 2 and out.count("<mjx-assistive-mml") == 2
-    assert out.startswith('<svg id="MJX-SVG-global-cache"')  # les glyphes, une fois, en tête
+    assert out.rstrip().endswith("</svg>") and out.count('id="MJX-SVG-global-cache"') == 1  # glyphes, une fois, à la fin
+    assert out.index("MJX-SVG-global-cache") > out.rindex("<mjx-container")
     assert '<span class="eqno">(1)' in out and "<mo>&lt;</mo>" in out  # MathML pour les lecteurs d'écran
 
 
