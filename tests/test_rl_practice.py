@@ -223,8 +223,12 @@ def test_update_curve_and_plots():
     assert len(x) == len(y) == len(h.entropy)
     with pytest.raises(ValueError, match="key"):
         practice.update_curve(h, "episode_returns")
-    ax = practice.plot_update_curves({"a": [h, h]}, "kl", logy=True)
-    assert len(ax.lines) == 3
+    import matplotlib.pyplot as plt
+
+    _, fresh = plt.subplots()  # des axes neufs : plt.gca() garderait les courbes d'un autre test
+    ax = practice.plot_update_curves({"a": [h, h]}, "kl", logy=True, ax=fresh)
+    assert ax is fresh and len(ax.lines) == 3
+    plt.close("all")
     table = {k: np.ones((2, 3)) for k in ("bias", "std")}
     axes = practice.plot_bias_variance(table, [1.0, 0.9], [0.0, 0.5, 1.0])
     assert len(axes[0].lines) == 2
