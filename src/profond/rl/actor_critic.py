@@ -126,12 +126,7 @@ def train_actor_critic(config: ActorCriticConfig) -> History:
             for k, x in (("obs", obs_t), ("act", act), ("rew", rew), ("term", term), ("done", done),
                          ("valid", valid), ("disc", I.copy())):
                 buf[k].append(torch.as_tensor(np.asarray(x)) if k in ("obs", "act") else np.asarray(x, dtype=np.float32))
-            ep_ret += np.where(valid, rew, 0.0)
-            ep_len += valid
-            rec.add_steps(int(valid.sum()))
-            for i in np.flatnonzero(done & valid):
-                rec.episode(ep_ret[i], ep_len[i])
-                ep_ret[i], ep_len[i] = 0.0, 0
+            rec.vector_step(ep_ret, ep_len, rew, valid, done)
             I = np.where(valid, I * (cfg.gamma if cfg.discount_weighting else 1.0), I)
             I[done] = 1.0
             prev_done = done

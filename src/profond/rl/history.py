@@ -118,6 +118,17 @@ class Recorder:
         if self.bar is not None:
             self.bar.update(1)
 
+    def vector_step(self, ep_ret, ep_len, rew, valid, done) -> None:
+        """Un pas de ``n`` environnements joués en parallèle : ajoute récompenses et longueurs aux
+        épisodes en cours (``ep_ret``, ``ep_len``, tableaux modifiés en place), compte les pas
+        valides et enregistre les épisodes qui finissent (puis remet leurs compteurs à zéro)."""
+        ep_ret += np.where(valid, rew, 0.0)
+        ep_len += valid
+        self.add_steps(int(valid.sum()))
+        for i in np.flatnonzero(done & valid):
+            self.episode(ep_ret[i], ep_len[i])
+            ep_ret[i], ep_len[i] = 0.0, 0
+
     def objective(self, value: float) -> None:
         self.history.objective.append(float(value))
         self.history.objective_steps.append(self.history.env_steps)

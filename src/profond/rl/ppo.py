@@ -255,12 +255,7 @@ def train_ppo(config: PPOConfig, callback: Callable[[dict], None] | None = None)
                 buf[k].append(x.clone())
             for k, x in (("rew", rew), ("term", term), ("done", done), ("valid", valid)):
                 buf[k].append(np.asarray(x, dtype=np.float32))
-            ep_ret += np.where(valid, rew, 0.0)
-            ep_len += valid
-            rec.add_steps(int(valid.sum()))
-            for i in np.flatnonzero(done & valid):
-                rec.episode(ep_ret[i], ep_len[i])
-                ep_ret[i], ep_len[i] = 0.0, 0
+            rec.vector_step(ep_ret, ep_len, rew, valid, done)
             prev_done = done
             obs = next_obs
         b = {k: torch.stack(v) if k in ("obs", "act", "logp") else torch.as_tensor(np.stack(v))
