@@ -34,6 +34,17 @@ from torch.autograd.function import once_differentiable
 
 from profond.nn.norm_equations import mul_add, running_average, unbiased_var
 
+
+def layer_rows(x, weight, bias, k: int):
+    """La vue (exemples, d) de ``x`` normalisé sur ses ``k`` dernières dimensions, et ``weight``,
+    ``bias`` aplatis en vecteurs de taille d (ou ``None``) : la forme commune aux calculs de la
+    normalisation par couche (équations ``bn-eq-mean`` et ``bn-eq-var`` sur chaque ligne)."""
+    d = math.prod(x.shape[x.ndim - k:])  # nombre de valeurs normalisées ensemble
+    x2 = x if x.ndim == 2 and k == 1 else x.reshape(-1, d)
+    w2 = weight if weight is None or k == 1 else weight.reshape(d)
+    b2 = bias if bias is None or k == 1 else bias.reshape(d)
+    return d, x2, w2, b2
+
 __all__ = ["FusedBatchNormFunction", "FusedLayerNormFunction"]
 
 
@@ -132,10 +143,7 @@ class FusedLayerNormFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):
-        d = math.prod(x.shape[x.ndim - k:])  # nombre de valeurs normalisées ensemble
-        x2 = x if x.ndim == 2 and k == 1 else x.reshape(-1, d)  # (exemples, d)
-        w2 = weight if weight is None or k == 1 else weight.reshape(d)
-        b2 = bias if bias is None or k == 1 else bias.reshape(d)
+        d, x2, w2, b2 = layer_rows(x, weight, bias, k)
         # x − μ, avec μ = Σ x / d (éq. bn-eq-mean)
         x_hat = torch.sub(x2, x2.sum(-1, keepdim=True), alpha=1.0 / d)
         # 1/√(σ² + ε) avec σ² = ‖x − μ‖² / d (éq. bn-eq-var), sur des valeurs déjà centrées

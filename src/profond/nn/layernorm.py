@@ -9,14 +9,13 @@ la même façon, et il n'y a aucune statistique de population à mémoriser.
 
 from __future__ import annotations
 
-import math
 from numbers import Integral
 
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from profond.nn.fused import FusedLayerNormFunction
+from profond.nn.fused import FusedLayerNormFunction, layer_rows
 from profond.nn.norm_equations import scale_shift
 from profond.utils import check_positive
 
@@ -68,10 +67,7 @@ class LayerNormFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):
-        d = math.prod(x.shape[x.ndim - k:])  # nombre de valeurs normalisées ensemble
-        x2 = x if x.ndim == 2 and k == 1 else x.reshape(-1, d)  # (exemples, d)
-        w2 = weight if weight is None or k == 1 else weight.reshape(d)
-        b2 = bias if bias is None or k == 1 else bias.reshape(d)
+        d, x2, w2, b2 = layer_rows(x, weight, bias, k)
         # x − μ avec μ = Σ x / d (éq. bn-eq-mean), une moyenne par exemple
         x_centred = torch.sub(x2, x2.sum(-1, keepdim=True), alpha=1.0 / d)
         # éq. bn-eq-var : σ² = ‖x − μ‖² / d, en une lecture et sans tenseur intermédiaire
