@@ -111,6 +111,9 @@ def _french_proof_directive(app: Sphinx):
 
 
 def setup(app: Sphinx):
+    from profond.kernels import pin_cpu_kernels
+
+    pin_cpu_kernels()  # les noyaux Jupyter lancés par la construction héritent de ces variables
     import profond_biblio
     import profond_interface
     import profond_typo

@@ -13,10 +13,14 @@ chaque bras réglé par la même recherche) et :mod:`profond.fr` (nombres écrit
 texte comme sur les figures : le style est appliqué à l'import).
 """
 
-from profond.fr import use_french_style
-from profond.utils import seed_everything
+from profond.kernels import pin_cpu_kernels
+
+pin_cpu_kernels()  # avant toute opération torch : mêmes nombres sur tout processeur x86-64
+
+from profond.fr import use_french_style  # noqa: E402
+from profond.utils import seed_everything  # noqa: E402
 
 use_french_style()
 
-__all__ = ["seed_everything"]
+__all__ = ["pin_cpu_kernels", "seed_everything"]
 __version__ = "0.1.0"
