@@ -96,7 +96,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(
-        f"torch {torch.__version__}, float32, {torch.get_num_threads()} fil(s), temps {args.clock}, "
+        f"torch {torch.__version__} (noyaux {torch.backends.cpu.get_cpu_capability()}, profond.kernels), float32, "
+        f"{torch.get_num_threads()} fil(s), temps {args.clock}, "
         f"{args.rounds} mesures × {args.number} passages, charge moyenne {os.getloadavg()[0]:.1f} "
         f"pour {os.cpu_count()} cœurs"
     )

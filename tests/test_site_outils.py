@@ -81,3 +81,64 @@ def test_bundle_links_and_bundle_content(tmp_path):
     text = (static / name).read_text(encoding="utf-8")
     assert 'url("file.png")' in text and 'url("fonts/f.woff2")' in text  # chemins relatifs à _static
     assert "@import" not in text and text.count("@charset") == 1 and text.index(".b{") < text.index(".t{")
+
+
+# --- Code coloré allégé (scripts/profond_code.py) ----------------------------------------------
+
+def test_neutral_classes_are_exactly_those_drawn_in_the_base_colour():
+    import profond_code
+
+    neutral = profond_code.neutral_classes()
+    assert {"n", "p", "w"} <= neutral
+    assert not neutral & {"k", "o", "s2", "mi", "c1", "nf", "kn"}  # mots-clés, opérateurs, chaînes...
+    # un style où les noms ont leur propre couleur : ``n`` n'est plus neutre
+    assert "n" not in profond_code.neutral_classes(("a11y-high-contrast-light", "one-dark"))
+
+
+def test_unwrap_keeps_the_text_and_only_touches_code_blocks():
+    import html
+    import re
+
+    import profond_code
+
+    code = ('<div class="highlight"><pre><span></span><span class="n">model</span><span class="o">=</span>'
+            '<span class="n">nn</span><span class="o">.</span><span class="n">Linear</span><span class="p">(</span>'
+            '<span class="mi">2</span><span class="p">)</span></pre></div>')
+    outside = '<p><span class="n">texte</span></p>'
+    out = profond_code.unwrap_neutral_spans(outside + code, profond_code.neutral_classes())
+    assert out.startswith(outside)  # hors des blocs de code : inchangé
+    assert html.unescape(re.sub(r"<[^>]+>", "", out)) == "textemodel=nn.Linear(2)"
+    assert out[len(outside):].count("<span") == 4  # le span vide de Pygments, deux opérateurs, le nombre
+
+
+# --- Script du thème sans « layout thrashing » (scripts/profond_theme_js.py) -------------------
+
+def test_the_pinned_theme_script_gets_its_tab_stop_loop_batched():
+    import pydata_sphinx_theme
+
+    import profond_theme_js as tj
+
+    script = (Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static" / "scripts"
+              / "pydata-sphinx-theme.js").read_text(encoding="utf-8")
+    fixed = tj.batch_tab_stops(script)
+    assert fixed is not None and fixed != script and tj.BATCHED in fixed and tj.INTERLEAVED not in fixed
+    assert len(fixed) - len(script) == len(tj.BATCHED) - len(tj.INTERLEAVED)  # rien d'autre ne change
+    assert tj.batch_tab_stops(fixed) == fixed  # une seconde construction ne réécrit rien
+
+
+@pytest.mark.skipif(__import__("shutil").which("node") is None, reason="node absent")
+def test_batched_loop_gives_the_same_tab_stops_as_the_theme():
+    import json
+    import subprocess
+
+    import profond_theme_js as tj
+
+    # Trois faux éléments : débordant en largeur, en hauteur, pas du tout.
+    sizes = [(500, 300, 10, 10), (100, 300, 50, 10), (100, 300, 10, 10)]
+    program = """
+    const make = () => %s.map(([sw, cw, sh, ch]) => ({scrollWidth: sw, clientWidth: cw, scrollHeight: sh, clientHeight: ch}));
+    const run = (loop) => { const l = make(); eval("l" + loop); return l.map(e => e.tabIndex); };
+    console.log(JSON.stringify([run(%s), run(%s)]));
+    """ % (json.dumps(sizes), json.dumps(tj.INTERLEAVED), json.dumps(tj.BATCHED))
+    theirs, ours = json.loads(subprocess.run(["node", "-e", program], capture_output=True, text=True, check=True).stdout)
+    assert theirs == ours == [0, 0, -1]
