@@ -36,6 +36,7 @@ TEMPLATE_WORDS = {
     "Master's thesis": "Mémoire de master",
     "Technical Report": "Rapport technique",
     "chapter": "chapitre",
+    "URL:": "URL\u00a0:",  # espace insécable avant le deux-points
 }
 
 
@@ -80,6 +81,9 @@ class FrenchStyle(alpha.Style):
 
     def format_chapter_and_pages(self, e):
         return translate_template(super().format_chapter_and_pages(e))
+
+    def format_url(self, e):
+        return translate_template(super().format_url(e))
 
 
 def _translated(method):

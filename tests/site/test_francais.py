@@ -146,7 +146,7 @@ def test_bibliography_style_is_french():
     data = parse_file(str(root / "references.bib"))
     entries = list(style.format_entries(data.entries.values()))
     assert len(entries) == len(data.entries) > 0
-    several = 0
+    several = with_url = 0
     for entry in entries:
         text = entry.text.render_as("text")
         persons = data.entries[entry.key].persons.get("author", [])
@@ -156,9 +156,12 @@ def test_bibliography_style_is_french():
         if len(persons) >= 2:
             several += 1
             assert " et " in authors, (entry.key, authors)
-        for raw in ("$", "\\", "In ", " edition", "PhD thesis", "editors"):
+        for raw in ("$", "\\", "In ", " edition", "PhD thesis", "editors", "URL:"):
             assert raw not in text, (entry.key, raw, text)
-    assert several > 0
+        if data.entries[entry.key].fields.get("url"):
+            with_url += 1
+            assert "URL\u00a0: " in text, (entry.key, text)
+    assert several > 0 and with_url > 0
 
 
 def test_no_proof_index_and_single_home_title(site):
