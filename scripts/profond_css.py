@@ -30,11 +30,13 @@ import os
 import re
 from pathlib import Path
 
+import profond_icones
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
+THEME_SHEET = "styles/pydata-sphinx-theme.css"
 # feuille d'origine (dans _static) → version allégée (à côté)
 LIGHTER = {
     "styles/pydata-sphinx-theme.css": "styles/pydata-sphinx-theme.allege.css",
@@ -214,6 +216,10 @@ def write_lighter_stylesheets(app: Sphinx, exception) -> None:
             continue
         css = source.read_text(encoding="utf-8")
         light = purge_stylesheet(css, names)
+        if original == THEME_SHEET:  # polices d'icônes réduites aux icônes gardées (profond_icones)
+            light, sizes = profond_icones.subset_icon_fonts(static, light)
+            for font, (before, after) in sizes.items():
+                logger.info("profond_css : %s : %d → %d Kio", font, before // 1024, after // 1024)
         (static / lighter).write_text(light, encoding="utf-8")
         logger.info("profond_css : %s : %d → %d Kio", original, len(css) // 1024, len(light) // 1024)
     write_bundles(static, getattr(app, "_profond_bundles", {}))

@@ -142,3 +142,39 @@ def test_batched_loop_gives_the_same_tab_stops_as_the_theme():
     """ % (json.dumps(sizes), json.dumps(tj.INTERLEAVED), json.dumps(tj.BATCHED))
     theirs, ours = json.loads(subprocess.run(["node", "-e", program], capture_output=True, text=True, check=True).stdout)
     assert theirs == ours == [0, 0, -1]
+
+
+# --- Polices d'icônes réduites (scripts/profond_icones.py) --------------------------------------
+
+def test_icon_fonts_are_subset_to_the_icons_the_css_keeps(tmp_path):
+    import io
+    import shutil
+
+    import pydata_sphinx_theme
+    from fontTools.ttLib import TTFont
+
+    import profond_icones as pi
+
+    theme_static = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
+    webfonts = tmp_path / pi.WEBFONTS
+    webfonts.mkdir(parents=True)
+    for name in ("fa-solid-900", "fa-brands-400"):
+        for ext in ("ttf", "woff2"):
+            shutil.copy(theme_static / pi.WEBFONTS / f"{name}.{ext}", webfonts)
+    github, rocket = "\uf09b", "\uf135"
+    css = ('@font-face{font-family:X;src:url(../vendor/fontawesome/webfonts/fa-solid-900.woff2) format("woff2"),'
+           'url(../vendor/fontawesome/webfonts/fa-solid-900.ttf) format("truetype")}'
+           '@font-face{font-family:Y;src:url(../vendor/fontawesome/webfonts/fa-brands-400.woff2) format("woff2")}'
+           f'.fa-github:before{{content:"{github}"}}.fa-rocket:before{{content:"{rocket}"}}')
+    out, sizes = pi.subset_icon_fonts(tmp_path, css)
+    assert ".woff2" not in out and out.count('format("woff")') == 2
+    assert set(sizes) == {"fa-solid-900", "fa-brands-400"}
+    for name, (before, after) in sizes.items():
+        assert before > 100_000 and after < 5_000, (name, before, after)
+    solid = TTFont(io.BytesIO(next(webfonts.glob("fa-solid-900.sous-ensemble-*.woff")).read_bytes()))
+    brands = TTFont(io.BytesIO(next(webfonts.glob("fa-brands-400.sous-ensemble-*.woff")).read_bytes()))
+    assert ord(rocket) in solid.getBestCmap() and ord(github) in brands.getBestCmap()  # les icônes y sont
+    assert len(solid.getBestCmap()) <= 3  # et rien d'autre (au plus un caractère de plus)
+    # une seconde construction remplace le sous-ensemble au lieu de l'accumuler
+    pi.subset_icon_fonts(tmp_path, css)
+    assert len(list(webfonts.glob("fa-solid-900.sous-ensemble-*.woff"))) == 1
