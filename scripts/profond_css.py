@@ -217,7 +217,10 @@ def write_lighter_stylesheets(app: Sphinx, exception) -> None:
         css = source.read_text(encoding="utf-8")
         light = purge_stylesheet(css, names)
         if original == THEME_SHEET:  # polices d'icônes réduites aux icônes gardées (profond_icones)
-            light, sizes = profond_icones.subset_icon_fonts(static, light)
+            others = [f.read_text(encoding="utf-8", errors="ignore") for f in static.rglob("*.css")
+                      if f.relative_to(static).as_posix() not in (THEME_SHEET, *LIGHTER.values())
+                      and not f.name.startswith("cours-")]  # pas la feuille complète du thème
+            light, sizes = profond_icones.subset_icon_fonts(static, light, others)
             for font, (before, after) in sizes.items():
                 logger.info("profond_css : %s : %d → %d Kio", font, before // 1024, after // 1024)
         (static / lighter).write_text(light, encoding="utf-8")

@@ -21,18 +21,27 @@ from pathlib import Path
 
 WEBFONTS = Path("vendor") / "fontawesome" / "webfonts"
 _CONTENT = re.compile(r'content:\s*"([^"]*)"')
+_ESCAPE = re.compile(r'\\([0-9a-fA-F]{1,6})\s?')
 # src:url(…/fa-solid-900.woff2) format("woff2"),url(…/fa-solid-900.ttf) format("truetype")
 _SRC = re.compile(r'src:url\((?P<dir>[^)]*?)(?P<name>fa-[\w-]+)\.woff2\)\s*format\("woff2"\)'
                   r'(?:,url\([^)]*?\.ttf\)\s*format\("truetype"\))?')
 
 
 def icon_characters(css: str) -> set[str]:
-    """Les caractères que les règles ``content`` de ``css`` affichent.
+    """Les caractères d'icônes que ``css`` peut afficher : ceux des règles ``content``, et tout
+    caractère de la zone privée d'Unicode (U+E000–U+F8FF, celle des icônes), écrit tel quel (dans
+    une variable ``--pst-icon-…`` par exemple) ou échappé (``"\\f107"``).
 
-    >>> sorted(icon_characters('.a:before{content:"\\uf09b"}.b:after{content: "x"}'))
-    ['x', '\\uf09b']
+    >>> sorted(icon_characters('.a:before{content:"\uf09b"}.b:after{content: "x"}'))
+    ['x', '\uf09b']
+    >>> sorted(icon_characters(':root{--i:"\ue001"}.c:after{content:"\\\\f107"}'))
+    ['\ue001', '\uf107']
     """
-    return {ch for text in _CONTENT.findall(css) for ch in text}
+    def unescape(text: str) -> str:
+        return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+    chars = {ch for text in _CONTENT.findall(css) for ch in unescape(text)}
+    return chars | {ch for ch in unescape(css) if 0xE000 <= ord(ch) <= 0xF8FF}
 
 
 def subset_font(source: Path, characters: set[str]) -> bytes:
@@ -55,11 +64,12 @@ def subset_font(source: Path, characters: set[str]) -> bytes:
     return out.getvalue()
 
 
-def subset_icon_fonts(static: Path, css: str) -> tuple[str, dict[str, tuple[int, int]]]:
+def subset_icon_fonts(static: Path, css: str, others=()) -> tuple[str, dict[str, tuple[int, int]]]:
     """``css`` (la feuille allégée du thème) dont les ``@font-face`` Font Awesome pointent vers des
     sous-ensembles écrits dans ``static/vendor/fontawesome/webfonts`` ; et, par police, la taille
-    d'origine (woff2) et celle du sous-ensemble, en octets. Une police sans ``.ttf`` reste telle quelle."""
-    characters = icon_characters(css)
+    d'origine (woff2) et celle du sous-ensemble, en octets. Les sous-ensembles gardent les icônes de
+    ``css`` et des autres feuilles ``others`` (textes). Une police sans ``.ttf`` reste telle quelle."""
+    characters = set().union(icon_characters(css), *(icon_characters(o) for o in others))
     sizes: dict[str, tuple[int, int]] = {}
 
     def replace(m: re.Match) -> str:
