@@ -1,5 +1,5 @@
-"""Les mêmes nombres sur tout processeur x86-64 (module sans torch : l'extension Sphinx du cours
-l'importe avant de lancer les noyaux Jupyter)."""
+"""Les mêmes nombres sur tout processeur x86-64 : les noyaux de calcul de PyTorch, MKL et oneDNN
+fixés avant le premier calcul (``import profond``, l'extension Sphinx du cours, ``tests/conftest.py``)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,6 @@ from numbers import Real
 import numpy as np
 import torch
 
-from profond.kernels import PINNED_KERNELS, pin_cpu_kernels  # noqa: F401 (réexportés)
-
 
 def seed_everything(seed: int, threads: int | None = 1) -> torch.Generator:
     """Fixe les graines de ``random``, ``numpy`` et ``torch`` et renvoie un générateur torch.
