@@ -2,7 +2,7 @@
 
 Pygments entoure chaque mot d'un ``<span class="…">``, même ceux que les deux thèmes (clair et
 sombre) affichent dans la couleur ordinaire du code : noms (``n``), ponctuation (``p``), blancs
-(``w``)… Sur une page du cours, ces éléments inutiles représentaient plus d'un tiers des nœuds
+(``w``)… Sur une page du cours, ces éléments inutiles représentaient près d'un quart des nœuds
 du DOM (≈ 3 600 sur 15 500 dans ``introduction``), et le téléphone doit tous les styler et les
 placer. On retire ces ``<span>`` au moment d'écrire la page (le texte reste identique au
 caractère près : copie, recherche et lecteurs d'écran n'y voient aucune différence).

@@ -1,14 +1,15 @@
 """Les polices d'icônes du thème réduites aux icônes que le site affiche.
 
 pydata-sphinx-theme dessine ses icônes (GitHub, téléchargement, recherche, thème clair/sombre…)
-avec les polices Font Awesome : 156 Kio pour ``fa-solid-900.woff2`` et 118 Kio pour
+avec les polices Font Awesome : 152 Kio pour ``fa-solid-900.woff2`` et 115 Kio pour
 ``fa-brands-400.woff2``, chargées par chaque page pour une quinzaine de glyphes. Sur un téléphone
 en 4G lente, c'était le plus gros téléchargement de la page, devant le HTML, et la déclaration
 ``font-display: block`` retarde l'affichage des icônes jusqu'à leur arrivée.
 
 Appelé par ``profond_css`` après l'allègement de la feuille du thème : les règles d'icônes qui y
-restent (``.fa-github:before{content:"…"}``) sont exactement celles que le site utilise. On en
-extrait les caractères, on réduit chaque police à ces caractères (fontTools, déjà installé avec
+restent (``.fa-github:before{content:"…"}``) sont celles que le site utilise. On en extrait les
+caractères, avec ceux des variables (``--pst-icon-…``, icônes des encadrés) et des autres feuilles
+du site (échappements ``\\f107``), on réduit chaque police à ces caractères (fontTools, déjà installé avec
 matplotlib ; à partir des ``.ttf`` du thème, format WOFF, qui ne demande pas de module brotli), et
 les ``@font-face`` de la feuille allégée pointent vers ces sous-ensembles.
 """
