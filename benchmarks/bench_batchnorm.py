@@ -10,21 +10,23 @@ rapporte les premiers déciles (D1) des temps, les mesures les moins dérangées
 programmes : sur une machine chargée, avec ``--number 1 --rounds 1001``, ce rapport ne bouge plus
 que de quelques centièmes d'une exécution à l'autre, quand la médiane peut varier de 0,3.
 
-Nos couches passent par :mod:`profond.nn.fused` (les équations du chapitre regroupées) ; l'écart
-qui reste vient surtout du nombre de passages sur la mémoire (une dizaine d'opérations qui lisent
-chacune tout le lot, contre un noyau compilé par sens pour PyTorch) et du coût fixe de chaque
-opération appelée depuis Python : ``--scale 8`` multiplie la taille du lot et montre le rapport
-quand ce coût fixe pèse moins. L'en-tête donne la charge moyenne de la machine (``os.getloadavg``) :
-quand d'autres programmes se partagent les cœurs et leurs caches, nos passages supplémentaires
-coûtent plus cher, et le rapport monte.
+Nos couches passent par les noyaux C de :mod:`profond.nn.ckernels` (les équations du chapitre,
+deux lectures du lot par sens, comme PyTorch) ; ce qui reste de l'écart est le coût fixe de
+Python autour de chaque appel (``torch.autograd.Function``, ctypes). ``--python`` mesure à la place
+la version Python de :mod:`profond.nn.fused`, celle des machines sans compilateur C : une dizaine
+d'opérations de PyTorch par sens, qui relisent chacune tout le lot. ``--scale 8`` multiplie la
+taille du lot et montre le rapport quand le coût fixe pèse moins. L'en-tête donne la charge moyenne
+de la machine (``os.getloadavg``) : quand d'autres programmes se partagent les cœurs et leurs
+caches, le rapport bouge.
 
 Usage : python benchmarks/bench_batchnorm.py [--rounds 41] [--number 10] [--threads 1] [--clock cpu]
-        [--scale 1]
+        [--scale 1] [--python]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import time
@@ -32,7 +34,7 @@ import time
 import torch
 from torch import nn
 
-from profond.nn import BatchNorm1d, BatchNorm2d, LayerNorm
+from profond.nn import BatchNorm1d, BatchNorm2d, LayerNorm, ckernels
 
 CASES = [
     # nom, forme de l'entrée, notre couche, celle de PyTorch (mêmes arguments)
@@ -90,11 +92,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="fils de calcul de PyTorch (1)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu", help="temps CPU ou écoulé (cpu)")
     parser.add_argument("--scale", type=int, default=1, help="multiplie la taille du lot N (1)")
+    parser.add_argument("--python", action="store_true", help="version Python (profond.nn.fused), sans les noyaux C")
     args = parser.parse_args()
     if args.rounds < 4 or args.number < 1 or args.scale < 1:
         parser.error("il faut --rounds ≥ 4, --number ≥ 1 et --scale ≥ 1.")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.python:
+        ours = "version Python (profond.nn.fused)"
+    elif ckernels.available():
+        ours = "noyaux C (profond.nn.ckernels)"
+    else:
+        ours = f"version Python (profond.nn.fused), faute de noyaux C : {ckernels.unavailable_reason()}"
+    print(f"nous : {ours}")
     print(
         f"torch {torch.__version__} (noyaux {torch.backends.cpu.get_cpu_capability()}, profond.kernels), float32, "
         f"{torch.get_num_threads()} fil(s), temps {args.clock}, "
@@ -102,6 +112,12 @@ def main() -> None:
         f"pour {os.cpu_count()} cœurs"
     )
     print(f"{'couche':<12} {'entrée':<18} {'nous (µs)':>10} {'PyTorch (µs)':>13} {'rapport':>8}  {'Q1–Q3':<10} D1/D1")
+    with ckernels.disabled() if args.python else contextlib.nullcontext():
+        measure(args)
+
+
+def measure(args) -> None:
+    """Une ligne du tableau par cas de ``CASES``."""
     for name, shape, make_ours, make_ref in CASES:
         shape = (shape[0] * args.scale,) + shape[1:]
         x = torch.randn(shape, requires_grad=True)

@@ -9,7 +9,8 @@ transitivement :
    statique (``ast``, sans rien importer) les modules importés par ses cellules de code, puis ceux
    qu'ils importent, etc. ; on garde les modules locaux, c'est-à-dire dont le fichier est dans le
    dossier du livre, hors ``site-packages`` (``profond`` en mode éditable, ou un paquet voisin) ;
-   on garde l'empreinte (sha256) du fichier de chacun ;
+   on garde l'empreinte (sha256) du fichier de chacun, et de son fichier C compagnon s'il en a un
+   (``ckernels.c`` pour ``ckernels.py``, compilé à l'exécution) ;
 2. à chaque exécution mise en cache, on note à côté de l'enregistrement de jupyter-cache les
    empreintes avec lesquelles il a été produit (``<cache>/profond_dependances/<clé>.json``) ;
 3. à la construction suivante (``env-get-outdated``), une page dont un module a changé depuis
@@ -100,7 +101,11 @@ def local_dependencies(code_cells: list[str], root: Path) -> dict[str, str]:
         if path is None or not _is_local(path, root):
             continue
         data = path.read_bytes()
-        deps[name] = hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256(data)
+        companion = path.with_suffix(".c")  # noyaux C compilés par le module (profond.nn.ckernels)
+        if companion.is_file():
+            digest.update(companion.read_bytes())
+        deps[name] = digest.hexdigest()
         try:
             tree = ast.parse(data, filename=str(path))
         except SyntaxError:

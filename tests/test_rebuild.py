@@ -178,6 +178,11 @@ def test_local_dependencies_change_with_a_transitive_module(tmp_path):
         assert profond_cache._changed(before, after) == ["p.b"]
         assert profond_cache._changed(None, after) == ["empreintes inconnues"]
         assert profond_cache.local_dependencies(["x = (", "import p.c"], tmp_path).keys() == {"p", "p.c"}
+        (tmp_path / "p" / "b.c").write_text("int f(void) { return 1; }\n", encoding="utf-8")  # compagnon C
+        with_c = profond_cache.local_dependencies(["import p.a"], tmp_path)
+        assert profond_cache._changed(after, with_c) == ["p.b"]
+        (tmp_path / "p" / "b.c").write_text("int f(void) { return 2; }\n", encoding="utf-8")
+        assert profond_cache._changed(with_c, profond_cache.local_dependencies(["import p.a"], tmp_path)) == ["p.b"]
     finally:
         sys.path.remove(str(tmp_path))
 

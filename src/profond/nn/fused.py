@@ -3,10 +3,12 @@
 Chapitre « Normalisation par lots » (`chap-normalisation`). :class:`~profond.nn.batchnorm.BatchNormFunction`
 et :class:`~profond.nn.layernorm.LayerNormFunction` suivent le chapitre équation par équation ; les
 couches :class:`~profond.nn.BatchNorm1d`, :class:`~profond.nn.BatchNorm2d` et
-:class:`~profond.nn.LayerNorm` appellent plutôt les deux ``torch.autograd.Function`` d'ici, qui
-calculent **les mêmes quantités** (les tests le vérifient en float64) avec moins de passages sur
-la mémoire. Sur CPU, à ces tailles, chaque opération sur un tenseur de la taille de l'entrée coûte
-surtout sa lecture et son écriture : on en fait le moins possible.
+:class:`~profond.nn.LayerNorm` appellent les noyaux C de :mod:`profond.nn.ckernels`, et, quand ils
+sont indisponibles (pas de compilateur C, autre type que float32/float64, GPU), les deux
+``torch.autograd.Function`` d'ici, qui calculent **les mêmes quantités** (les tests le vérifient en
+float64) avec des opérations de PyTorch, mais moins de passages sur la mémoire que la version
+équation par équation. Sur CPU, à ces tailles, chaque opération sur un tenseur de la taille de
+l'entrée coûte surtout sa lecture et son écriture : on en fait le moins possible.
 
 - μ et σ² en deux réductions seulement ; pour une entrée (N, C), la somme sur le lot est un
   produit matrice-vecteur (``torch.mv`` avec un vecteur de 1/m), plus rapide que ``mean(0)``.
@@ -21,8 +23,10 @@ surtout sa lecture et son écriture : on en fait le moins possible.
   tampon de ∂L/∂y · (x − μ) (opérations en place sur nos propres temporaires).
 
 Ce que cela ne rattrape pas : chaque opération appelée depuis Python coûte aussi un temps fixe, et
-il en faut une douzaine par sens (contre une pour PyTorch). ``benchmarks/bench_batchnorm.py``
-mesure ce qui reste de l'écart.
+il en faut une douzaine par sens (contre une pour PyTorch), et le lot est relu une dizaine de
+fois au lieu de deux : sur la machine de mesure, 1,5 fois le temps de PyTorch pour la
+normalisation par lots et plus de 2 fois pour la normalisation par couche
+(``python benchmarks/bench_batchnorm.py --python``), d'où les noyaux C.
 """
 
 from __future__ import annotations

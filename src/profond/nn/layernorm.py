@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from profond.nn import ckernels
 from profond.nn.fused import FusedLayerNormFunction, layer_rows
 from profond.nn.norm_equations import scale_shift
 from profond.utils import check_positive
@@ -156,7 +157,8 @@ def layer_norm(
 class LayerNorm(nn.Module):
     """Normalisation par couche, jumelle de ``torch.nn.LayerNorm`` (mêmes arguments et défauts,
     mêmes noms de paramètres ``weight`` et ``bias``). Elle calcule la même chose que
-    :class:`LayerNormFunction`, plus vite, avec :class:`profond.nn.fused.FusedLayerNormFunction`."""
+    :class:`LayerNormFunction`, plus vite, avec le noyau C :class:`profond.nn.ckernels.CLayerNormFunction`
+    (sans compilateur, avec :class:`profond.nn.fused.FusedLayerNormFunction`)."""
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device=None, dtype=None):
@@ -186,10 +188,12 @@ class LayerNorm(nn.Module):
             nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.weight, self.bias  # lus une fois : chaque accès à un paramètre coûte
         k = len(self.normalized_shape)
         if isinstance(x, torch.Tensor) and x.shape[x.ndim - k:] == self.normalized_shape:
-            return FusedLayerNormFunction.apply(x, self.weight, self.bias, k, self.eps)
-        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)  # message d'erreur
+            function = ckernels.CLayerNormFunction if ckernels.supports(x, weight, bias) else FusedLayerNormFunction
+            return function.apply(x, weight, bias, k, self.eps)
+        return layer_norm(x, self.normalized_shape, weight, bias, self.eps)  # message d'erreur
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -1,0 +1,244 @@
+/*
+ * Noyaux C des normalisations du cours (chapitre « Normalisation par lots », chap-normalisation).
+ *
+ * Les mêmes équations que profond/nn/batchnorm.py et profond/nn/layernorm.py, mais chaque sens ne
+ * parcourt le lot que deux ou trois fois, sans appel depuis Python entre deux opérations : c'est ce
+ * qui manquait aux versions Python pour aller aussi vite que les noyaux compilés de PyTorch.
+ * profond/nn/ckernels.py compile ce fichier à la première utilisation et l'appelle par ctypes.
+ *
+ * Mêmes nombres sur toute machine : chaque somme est faite dans un ordre écrit ici (huit
+ * accumulateurs, combinés toujours de la même façon), et le fichier est compilé sans -ffast-math
+ * et sans contraction en FMA (-ffp-contract=off). Le compilateur ne peut donc ni réordonner les
+ * additions ni fusionner les opérations : le résultat est celui de l'arithmétique IEEE 754 du code
+ * écrit, quel que soit le processeur.
+ *
+ * Le fichier s'inclut lui-même deux fois : une fois pour float (suffixe _f32), une fois pour
+ * double (_f64). Tous les tenseurs sont contigus ; les vecteurs de paramètres sont toujours
+ * fournis (γ = 1 et β = 0 quand la couche n'en a pas).
+ */
+#ifndef T
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LANES 8 /* accumulateurs indépendants : le compilateur en fait des instructions vectorielles */
+
+/* Sur x86-64 (Linux), chaque fonction existe en deux versions, AVX2 et de base, et la bonne est
+ * choisie au chargement selon le processeur. Les deux font les mêmes opérations, dans le même ordre,
+ * sur chaque accumulateur : seule la largeur des registres change, pas le résultat (les tests le
+ * vérifient en compilant sans les deux versions, avec -DPROFOND_SANS_CLONES). */
+#if defined(__x86_64__) && defined(__ELF__) && !defined(PROFOND_SANS_CLONES)
+#define KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define KERNEL
+#endif
+#define COMBINE(a) ((((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + (((a)[4] + (a)[5]) + ((a)[6] + (a)[7])))
+
+#define T float
+#define NAME(f) f##_f32
+#include __FILE__
+#undef T
+#undef NAME
+
+#define T double
+#define NAME(f) f##_f64
+#include __FILE__
+#undef T
+#undef NAME
+
+#else /* ---------------------------------------------------------- corps générique, type T */
+
+/* Σ_j v_j sur d valeurs contiguës, dans un ordre fixe. */
+KERNEL static T NAME(sum)(const T *restrict v, long d) {
+    T acc[LANES] = {0};
+    long j = 0;
+    for (; j + LANES <= d; j += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] += v[j + k];
+    for (int k = 0; j < d; j++, k++) acc[k] += v[j];
+    return COMBINE(acc);
+}
+
+/* Σ_j (v_j − μ)² sur d valeurs contiguës (variance en deux passes : on centre d'abord). */
+KERNEL static T NAME(centred_sq_sum)(const T *restrict v, T mu, long d) {
+    T acc[LANES] = {0};
+    long j = 0;
+    for (; j + LANES <= d; j += LANES)
+        for (int k = 0; k < LANES; k++) {
+            T u = v[j + k] - mu;
+            acc[k] += u * u;
+        }
+    for (int k = 0; j < d; j++, k++) {
+        T u = v[j] - mu;
+        acc[k] += u * u;
+    }
+    return COMBINE(acc);
+}
+
+/* Une valeur par canal recopiée sur ses s positions : (c,) → (c·s,). */
+KERNEL static void NAME(spread)(T *restrict out, const T *restrict per_channel, long c, long s) {
+    for (long k = 0; k < c; k++)
+        for (long j = 0; j < s; j++) out[k * s + j] = per_channel[k];
+}
+
+/* Sommes par canal de sommes par colonne : (c·s,) → (c,). */
+KERNEL static void NAME(gather)(T *restrict out, const T *restrict per_column, long c, long s) {
+    for (long k = 0; k < c; k++) out[k] = s == 1 ? per_column[k] : NAME(sum)(per_column + k * s, s);
+}
+
+/*
+ * Normalisation par lots, aller, x vu en (n, c, s) (s = 1 pour une entrée (N, C)) :
+ *   μ = Σ x / m (bn-eq-mean), σ² = Σ (x − μ)² / m (bn-eq-var), m = n·s ;
+ *   y = (x − μ) · γ/√(σ² + ε) + β (bn-eq-normalise, bn-eq-scale-shift).
+ * Écrit y, μ et 1/√(σ² + ε) ; si running_mean n'est pas NULL, met à jour les statistiques de
+ * population comme PyTorch : r ← ρ s + (1 − ρ) r, avec la variance non biaisée m σ²/(m − 1)
+ * (bn-eq-running, bn-eq-unbiased). Les sommes par colonne sont faites ligne après ligne, dans
+ * l'ordre des lignes. Renvoie 0, ou 1 si la mémoire manque.
+ */
+KERNEL int NAME(bn_forward)(const T *restrict x, const T *restrict w, const T *restrict b, T *restrict y,
+                     T *restrict mean, T *restrict invstd, T *restrict running_mean,
+                     T *restrict running_var, long n, long c, long s, double eps, double momentum) {
+    long f = c * s;
+    T *work = malloc(4 * f * sizeof(T));
+    if (!work) return 1;
+    T *col = work, *mu = work + f, *scale = work + 2 * f, *shift = work + 3 * f;
+    T m = (T)(n * s);
+
+    memset(col, 0, f * sizeof(T));
+    for (long i = 0; i < n; i++) {
+        const T *restrict xi = x + i * f;
+        for (long j = 0; j < f; j++) col[j] += xi[j];
+    }
+    NAME(gather)(mean, col, c, s);
+    for (long k = 0; k < c; k++) mean[k] /= m;
+    NAME(spread)(mu, mean, c, s);
+
+    memset(col, 0, f * sizeof(T));
+    for (long i = 0; i < n; i++) {
+        const T *restrict xi = x + i * f;
+        for (long j = 0; j < f; j++) {
+            T u = xi[j] - mu[j];
+            col[j] += u * u;
+        }
+    }
+    NAME(gather)(invstd, col, c, s); /* Σ (x − μ)², remplacé ci-dessous par 1/√(σ² + ε) */
+    for (long k = 0; k < c; k++) {
+        T var = invstd[k] / m;
+        if (running_mean) {
+            running_mean[k] = (T)momentum * mean[k] + (T)(1.0 - momentum) * running_mean[k];
+            T unbiased = m > 1 ? invstd[k] / (m - 1) : var;
+            running_var[k] = (T)momentum * unbiased + (T)(1.0 - momentum) * running_var[k];
+        }
+        invstd[k] = (T)1 / (T)sqrt(var + (T)eps);
+    }
+    for (long k = 0; k < c; k++)
+        for (long j = 0; j < s; j++) {
+            scale[k * s + j] = w[k] * invstd[k];
+            shift[k * s + j] = b[k];
+        }
+    for (long i = 0; i < n; i++) {
+        const T *restrict xi = x + i * f;
+        T *restrict yi = y + i * f;
+        for (long j = 0; j < f; j++) yi[j] = (xi[j] - mu[j]) * scale[j] + shift[j];
+    }
+    free(work);
+    return 0;
+}
+
+/* Début de l'extrait montré dans le chapitre (bn-code-c-backward). */
+/*
+ * Normalisation par lots, retour (même vue (n, c, s)) :
+ *   ∂L/∂β = Σ ∂L/∂y (bn-eq-grad-beta), ∂L/∂γ = Σ ∂L/∂y · x̂ (bn-eq-grad-gamma),
+ *   ∂L/∂x = γ/σ · (∂L/∂y − Σ ∂L/∂y / m − (x − μ) · Σ ∂L/∂y (x − μ) / (m σ²)) (bn-eq-grad-x),
+ * avec 1/σ = invstd. Les deux sommes en une lecture de ∂L/∂y et de x, puis ∂L/∂x en une autre.
+ * dx peut valoir NULL (gradient de x inutile). Renvoie 0, ou 1 si la mémoire manque.
+ */
+KERNEL int NAME(bn_backward)(const T *restrict dy, const T *restrict x, const T *restrict mean,
+                      const T *restrict invstd, const T *restrict w, T *restrict dx, T *restrict dw,
+                      T *restrict db, long n, long c, long s) {
+    long f = c * s;
+    T *work = malloc(5 * f * sizeof(T));
+    if (!work) return 1;
+    T *sum_dy = work, *sum_dy_xc = work + f, *mu = work + 2 * f, *scale = work + 3 * f, *proj = work + 4 * f;
+    T m = (T)(n * s);
+
+    NAME(spread)(mu, mean, c, s);
+    memset(work, 0, 2 * f * sizeof(T));
+    for (long i = 0; i < n; i++) {
+        const T *restrict gi = dy + i * f, *restrict xi = x + i * f;
+        for (long j = 0; j < f; j++) {
+            sum_dy[j] += gi[j];
+            sum_dy_xc[j] += gi[j] * (xi[j] - mu[j]);
+        }
+    }
+    NAME(gather)(db, sum_dy, c, s);
+    NAME(gather)(dw, sum_dy_xc, c, s); /* Σ ∂L/∂y (x − μ), multiplié ci-dessous par 1/σ */
+    for (long k = 0; k < c; k++)
+        for (long j = 0; j < s; j++) {
+            sum_dy[k * s + j] = db[k] / m;                                /* moyenne de ∂L/∂y */
+            proj[k * s + j] = dw[k] * invstd[k] * invstd[k] / m;          /* Σ ∂L/∂y (x − μ) / (m σ²) */
+            scale[k * s + j] = w[k] * invstd[k];                          /* γ/σ */
+        }
+    for (long k = 0; k < c; k++) dw[k] *= invstd[k];
+    if (dx)
+        for (long i = 0; i < n; i++) {
+            const T *restrict gi = dy + i * f, *restrict xi = x + i * f;
+            T *restrict o = dx + i * f;
+            for (long j = 0; j < f; j++) o[j] = (gi[j] - sum_dy[j] - (xi[j] - mu[j]) * proj[j]) * scale[j];
+        }
+    free(work);
+    return 0;
+}
+/* Fin de l'extrait montré dans le chapitre. */
+
+/*
+ * Normalisation par couche, aller, x vu en (n, d) : pour chaque ligne, μ et σ² sur ses d valeurs
+ * (bn-eq-mean, bn-eq-var), puis y = (x − μ)/√(σ² + ε) · γ + β. Écrit y, μ et 1/√(σ² + ε).
+ */
+KERNEL int NAME(ln_forward)(const T *restrict x, const T *restrict w, const T *restrict b, T *restrict y,
+                     T *restrict mean, T *restrict rstd, long n, long d, double eps) {
+    for (long i = 0; i < n; i++) {
+        const T *restrict xi = x + i * d;
+        T *restrict yi = y + i * d;
+        T mu = NAME(sum)(xi, d) / (T)d;
+        T r = (T)1 / (T)sqrt(NAME(centred_sq_sum)(xi, mu, d) / (T)d + (T)eps);
+        mean[i] = mu;
+        rstd[i] = r;
+        for (long j = 0; j < d; j++) yi[j] = (xi[j] - mu) * r * w[j] + b[j];
+    }
+    return 0;
+}
+
+/*
+ * Normalisation par couche, retour (bn-eq-ln-grad-x) : avec g = γ ⊙ ∂L/∂y et x̂ = (x − μ)/σ,
+ *   ∂L/∂x = (g − moyenne(g) − x̂ · moyenne(g ⊙ x̂)) / σ, ligne par ligne ;
+ *   ∂L/∂γ = Σ_lignes ∂L/∂y ⊙ x̂, ∂L/∂β = Σ_lignes ∂L/∂y (accumulés dans l'ordre des lignes).
+ * Chaque ligne est lue une fois depuis la mémoire, puis relue dans le cache.
+ */
+KERNEL int NAME(ln_backward)(const T *restrict dy, const T *restrict x, const T *restrict mean,
+                      const T *restrict rstd, const T *restrict w, T *restrict dx, T *restrict dw,
+                      T *restrict db, long n, long d) {
+    T *work = malloc(2 * d * sizeof(T));
+    if (!work) return 1;
+    T *restrict g = work, *restrict g_xhat = work + d; /* g = γ ⊙ ∂L/∂y et g ⊙ x̂, pour une ligne */
+    memset(dw, 0, d * sizeof(T));
+    memset(db, 0, d * sizeof(T));
+    for (long i = 0; i < n; i++) {
+        const T *restrict gi = dy + i * d, *restrict xi = x + i * d;
+        T *restrict o = dx + i * d;
+        T mu = mean[i], r = rstd[i];
+        for (long j = 0; j < d; j++) {
+            T h = (xi[j] - mu) * r;
+            dw[j] += gi[j] * h;
+            db[j] += gi[j];
+            g[j] = gi[j] * w[j];
+            g_xhat[j] = g[j] * h;
+        }
+        T mean_g = NAME(sum)(g, d) / (T)d, mean_g_xhat = NAME(sum)(g_xhat, d) / (T)d;
+        for (long j = 0; j < d; j++) o[j] = (g[j] - mean_g - (xi[j] - mu) * r * mean_g_xhat) * r;
+    }
+    free(work);
+    return 0;
+}
+
+#endif
