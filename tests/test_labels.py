@@ -1,4 +1,5 @@
-"""Chaque étiquette du cours citée dans le code de ``src/profond`` existe dans le livre.
+"""Chaque étiquette du cours citée dans le code de ``src/profond`` (Python et C) existe dans le livre ;
+aucun module du paquet ne dépasse 400 lignes.
 
 Les docstrings (et les commentaires) renvoient au chapitre par étiquette : ``bn-eq-mean``,
 ``optim-sec-profondeur``, ``pg-algo-reinforce``, ``sec-donnees``… Une étiquette qui n'existe pas
@@ -29,8 +30,18 @@ DEFINITIONS = (
 )
 
 
-def _texts(source: str) -> list[tuple[int, str, bool]]:
+C_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+
+
+def _c_comments(source: str) -> list[tuple[int, str, bool]]:
+    """(ligne, texte, False) des commentaires d'un fichier C (les noyaux de profond.nn.ckernels)."""
+    return [(source.count("\n", 0, m.start()) + 1, m.group(), False) for m in C_COMMENT.finditer(source)]
+
+
+def _texts(source: str, suffix: str = ".py") -> list[tuple[int, str, bool]]:
     """(ligne, texte, est_une_docstring) des docstrings et des commentaires d'un module."""
+    if suffix == ".c":
+        return _c_comments(source)
     out = []
     tree = ast.parse(source)
     for node in ast.walk(tree):
@@ -48,7 +59,7 @@ def cited_labels(files: list[Path], root: Path = ROOT) -> dict[str, list[str]]:
     """Étiquette → endroits (``fichier:ligne``) qui la citent."""
     cited: dict[str, list[str]] = {}
     for path in files:
-        for line, text, is_doc in _texts(path.read_text(encoding="utf-8")):
+        for line, text, is_doc in _texts(path.read_text(encoding="utf-8"), path.suffix):
             found = set(BARE.findall(text))
             if is_doc:
                 found |= set(BACKTICKED.findall(text))
@@ -88,11 +99,20 @@ def test_checker_finds_missing_labels(tmp_path):
     assert defined_labels([tmp_path / "page.md"]) == {"x-sec-la", "x-eq-b", "x-eq-d"}
     missing = missing_labels([tmp_path / "m.py"], [tmp_path / "page.md"], tmp_path)
     assert missing == ["drop-last (cité dans m.py:5)", "x-eq-c (cité dans m.py:5)"]
+    (tmp_path / "k.c").write_text("/* x-eq-b,\n * x-eq-e */\nint f(void) { return 1; } // x-sec-la\n", encoding="utf-8")
+    assert cited_labels([tmp_path / "k.c"], tmp_path) == {"x-eq-b": ["k.c:1"], "x-eq-e": ["k.c:1"], "x-sec-la": ["k.c:3"]}
 
 
 def test_every_label_cited_in_the_package_exists_in_the_book():
-    files = sorted((ROOT / "src" / "profond").rglob("*.py"))
+    files = sorted((ROOT / "src" / "profond").rglob("*.py")) + sorted((ROOT / "src" / "profond").rglob("*.c"))
     pages = sorted((ROOT / "book").glob("*.md")) + sorted((ROOT / "notebooks").glob("*.md"))
     assert files and pages
     missing = missing_labels(files, pages)
     assert not missing, "Étiquettes citées dans src/profond mais absentes du livre :\n" + "\n".join(missing)
+
+
+def test_no_module_of_the_package_exceeds_400_lines():
+    """Un module se lit d'un coup d'œil : au plus 400 lignes (au-delà, on le découpe par thème)."""
+    lengths = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines())
+               for p in (ROOT / "src" / "profond").rglob("*.py")}
+    assert lengths and not {p: n for p, n in lengths.items() if n > 400}

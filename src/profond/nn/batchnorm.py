@@ -9,9 +9,9 @@ Trois étages, du plus mathématique au plus « comptable » :
    que le chapitre dérive (équations `bn-eq-grad-gamma`, `bn-eq-grad-beta`, `bn-eq-grad-x`) ;
    :func:`batch_norm_train` et :func:`batch_norm_inference` (les deux encadrés d'algorithme) ;
    :func:`batch_norm`, de même signature que ``torch.nn.functional.batch_norm`` ;
-3. les couches :class:`BatchNorm1d` et :class:`BatchNorm2d` (qui calculent la même chose, aussi
-   vite que PyTorch, avec le noyau C :class:`profond.nn.ckernels.CBatchNormFunction`, ou sans
-   compilateur avec :class:`profond.nn.fused.FusedBatchNormFunction`), mêmes arguments, mêmes valeurs par
+3. les couches :class:`BatchNorm1d` et :class:`BatchNorm2d` (la même chose, aussi vite que PyTorch,
+   par le noyau C :class:`profond.nn.ckernels.CBatchNormFunction`, ou sans compilateur par
+   :class:`profond.nn.fused.FusedBatchNormFunction`), mêmes arguments, mêmes valeurs par
    défaut, mêmes tampons (``running_mean``, ``running_var``, ``num_batches_tracked``) et mêmes noms
    de paramètres (``weight`` pour γ, ``bias`` pour β) que leurs jumelles de PyTorch : un
    ``state_dict`` passe de l'une à l'autre.
@@ -327,10 +327,9 @@ class _BatchNorm(nn.Module):
                 factor = 1.0 / float(self.num_batches_tracked)
         if not self.training and self.running_mean is not None:
             return batch_norm_inference(x, self.running_mean, self.running_var, self.weight, self.bias, self.eps)
-        # Entraînement, ou évaluation sans statistiques de population : on normalise avec le lot
-        # (comme PyTorch) et on ne met à jour les statistiques qu'en entraînement. Même calcul que
-        # batch_norm_train, en deux lectures du lot par sens (noyau C de profond.nn.ckernels ; sans
-        # compilateur, la version Python regroupée de profond.nn.fused).
+        # Entraînement, ou évaluation sans statistiques de population : statistiques du lot (comme
+        # PyTorch), mises à jour en entraînement seulement. Le calcul de batch_norm_train, par le noyau
+        # C de profond.nn.ckernels (sans compilateur : la version Python de profond.nn.fused).
         _check_more_than_one_value(x)
         args = (x, self.weight, self.bias, self.running_mean, self.running_var)
         function = ckernels.CBatchNormFunction if ckernels.supports(*args) else FusedBatchNormFunction
