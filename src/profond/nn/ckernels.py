@@ -7,8 +7,9 @@ passent par :class:`CBatchNormFunction` et :class:`CLayerNormFunction` : les éq
 Python (:mod:`profond.nn.batchnorm`, équation par équation, et :mod:`profond.nn.fused`) calculent
 les mêmes quantités ; les tests le vérifient en double précision.
 
-Le fichier C est compilé à la première utilisation par le compilateur C de la machine (``$CC``, ou
-celui qui a servi à construire Python, ou ``cc``), en une seconde environ, puis gardé dans
+Le fichier C est compilé à la première utilisation par le compilateur C de la machine (``$CC``,
+sinon le premier trouvé parmi celui de Python, ``cc``, ``gcc``, ``clang``), en une seconde environ,
+puis gardé dans
 ``$PROFOND_CACHE`` (par défaut ``~/.cache/profond``) sous un nom qui dépend de son contenu et des
 options : une modification du fichier le fait recompiler. Les options fixent l'arithmétique
 (``-ffp-contract=off``, pas de ``-ffast-math``) : mêmes nombres sur toute machine.
@@ -27,6 +28,7 @@ import ctypes
 import hashlib
 import os
 import shlex
+import shutil
 import subprocess
 import sysconfig
 import tempfile
@@ -50,9 +52,12 @@ _enabled = True  # faux dans un bloc « with disabled() »
 
 
 def _compiler() -> list[str]:
-    """La commande du compilateur C : ``$CC``, sinon celui de Python, sinon ``cc``."""
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    return shlex.split(cc)[:1]  # sans les options propres à la construction de Python
+    """La commande du compilateur C : ``$CC`` s'il est défini, sinon le premier trouvé parmi celui
+    qui a construit Python, ``cc``, ``gcc`` et ``clang`` (``cc`` si aucun : l'erreur le dira)."""
+    if os.environ.get("CC"):
+        return shlex.split(os.environ["CC"])[:1]
+    candidates = shlex.split(sysconfig.get_config_var("CC") or "")[:1] + ["cc", "gcc", "clang"]
+    return [next((c for c in candidates if shutil.which(c)), "cc")]  # sans les options de Python
 
 
 def _cache_dir() -> Path:
