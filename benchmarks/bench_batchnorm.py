@@ -11,7 +11,7 @@ programmes : sur une machine chargée, avec ``--number 1 --rounds 1001``, ce rap
 que de quelques centièmes d'une exécution à l'autre, quand la médiane peut varier de 0,3.
 
 Nos couches passent par les noyaux C de :mod:`profond.nn.ckernels` (les équations du chapitre,
-deux lectures du lot par sens, comme PyTorch) ; ce qui reste de l'écart est le coût fixe de
+deux ou trois lectures du lot par sens, comme PyTorch) ; ce qui reste de l'écart est le coût fixe de
 Python autour de chaque appel (``torch.autograd.Function``, ctypes). ``--python`` mesure à la place
 la version Python de :mod:`profond.nn.fused`, celle des machines sans compilateur C : une dizaine
 d'opérations de PyTorch par sens, qui relisent chacune tout le lot. ``--scale 8`` multiplie la

@@ -3,16 +3,15 @@
 Chapitre « Normalisation par lots » (`chap-normalisation`, section `bn-sec-vitesse`). Les couches
 :class:`~profond.nn.BatchNorm1d`, :class:`~profond.nn.BatchNorm2d` et :class:`~profond.nn.LayerNorm`
 passent par :class:`CBatchNormFunction` et :class:`CLayerNormFunction` : les équations du chapitre
-écrites en C, une ou deux lectures du lot par sens, comme les noyaux de PyTorch. Les versions
+écrites en C, deux ou trois lectures du lot par sens, comme les noyaux de PyTorch. Les versions
 Python (:mod:`profond.nn.batchnorm`, équation par équation, et :mod:`profond.nn.fused`) calculent
 les mêmes quantités ; les tests le vérifient en double précision.
 
 Le fichier C est compilé à la première utilisation par le compilateur C de la machine (``$CC``,
 sinon le premier trouvé parmi celui de Python, ``cc``, ``gcc``, ``clang``), en une seconde environ,
-puis gardé dans
-``$PROFOND_CACHE`` (par défaut ``~/.cache/profond``) sous un nom qui dépend de son contenu et des
-options : une modification du fichier le fait recompiler. Les options fixent l'arithmétique
-(``-ffp-contract=off``, pas de ``-ffast-math``) : mêmes nombres sur toute machine.
+puis gardé dans ``$PROFOND_CACHE`` (par défaut ``~/.cache/profond``) sous un nom qui dépend de son
+contenu et des options : une modification du fichier le fait recompiler. Les options fixent
+l'arithmétique (``-ffp-contract=off``, pas de ``-ffast-math``) : mêmes nombres sur toute machine.
 
 Sans compilateur (ou avec ``PROFOND_NOYAUX_C=0``), les couches reviennent aux versions Python de
 :mod:`profond.nn.fused`, plus lentes ; un avertissement le dit une fois (sauf avec
