@@ -29,9 +29,9 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-# Les équations communes à la normalisation par lots et par couche, réexportées ici.
 from profond.nn import ckernels
 from profond.nn.fused import FusedBatchNormFunction
+# Les équations communes à la normalisation par lots et par couche, réexportées ici.
 from profond.nn.norm_equations import batch_mean, batch_var, mul_add, normalise, running_average, scale_shift, unbiased_var
 from profond.utils import check_positive, check_positive_int
 
