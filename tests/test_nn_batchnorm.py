@@ -44,28 +44,21 @@ def pair(cls, ref_cls, num_features, **kwargs):
     return ours, ref
 
 
-def run_and_compare(ours, ref, shape, steps=3, scale=3.0, shift=2.0):
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+@pytest.fixture
+def run_and_compare(same_as_reference):
     """Plusieurs passages avant/arrière ; compare sorties, gradients et tampons à chaque pas."""
-    g = torch.Generator().manual_seed(1)
-    for step in range(steps):
-        x = (torch.randn(shape, generator=g, dtype=DTYPE) * scale + shift).requires_grad_()
-        x_ref = x.detach().clone().requires_grad_()
-        dy = torch.randn(shape, generator=g, dtype=DTYPE)
-        y, y_ref = ours(x), ref(x_ref)
-        assert_close(y, y_ref)
-        y.backward(dy)
-        y_ref.backward(dy)
-        assert_close(x.grad, x_ref.grad)
-        if ours.affine:
-            assert_close(ours.weight.grad, ref.weight.grad)
-            assert_close(ours.bias.grad, ref.bias.grad)
-            ours.zero_grad()
-            ref.zero_grad()
-        for name in ("running_mean", "running_var", "num_batches_tracked"):
-            a, b = getattr(ours, name), getattr(ref, name)
-            assert (a is None) == (b is None), name
-            if a is not None:
-                assert_close(a, b)
+
+    def run(ours, ref, shape, steps=3, scale=3.0, shift=2.0):
+        g = torch.Generator().manual_seed(1)
+        for _ in range(steps):
+            x = torch.randn(shape, generator=g, dtype=DTYPE) * scale + shift
+            dy = torch.randn(shape, generator=g, dtype=DTYPE)
+            same_as_reference(ours, ref, x, dy, buffers=BUFFERS)
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -73,7 +66,7 @@ def run_and_compare(ours, ref, shape, steps=3, scale=3.0, shift=2.0):
     list(itertools.product(SHAPES_1D, MOMENTA, [True, False], [True, False])),
 )
 @pytest.mark.parametrize("mode", ["train", "eval", "train_then_eval"])
-def test_batchnorm1d_matches_torch(shape, momentum, affine, track, mode):
+def test_batchnorm1d_matches_torch(shape, momentum, affine, track, mode, run_and_compare):
     if mode != "eval" and shape[0] * (shape[2] if len(shape) == 3 else 1) == 1:
         pytest.skip("une seule valeur par caractéristique : cas d'erreur, testé à part")
     ours, ref = pair(BatchNorm1d, nn.BatchNorm1d, shape[1], momentum=momentum, affine=affine, track_running_stats=track)
@@ -89,7 +82,7 @@ def test_batchnorm1d_matches_torch(shape, momentum, affine, track, mode):
     list(itertools.product(SHAPES_2D, MOMENTA, [True, False], [True, False])),
 )
 @pytest.mark.parametrize("mode", ["train", "train_then_eval"])
-def test_batchnorm2d_matches_torch(shape, momentum, affine, track, mode):
+def test_batchnorm2d_matches_torch(shape, momentum, affine, track, mode, run_and_compare):
     ours, ref = pair(BatchNorm2d, nn.BatchNorm2d, shape[1], momentum=momentum, affine=affine, track_running_stats=track)
     run_and_compare(ours, ref, shape)
     if mode == "train_then_eval":
@@ -98,7 +91,7 @@ def test_batchnorm2d_matches_torch(shape, momentum, affine, track, mode):
 
 
 @pytest.mark.parametrize("eps", [1e-5, 1e-3, 0.5])
-def test_eps_matches_torch(eps):
+def test_eps_matches_torch(eps, run_and_compare):
     ours, ref = pair(BatchNorm1d, nn.BatchNorm1d, 4, eps=eps)
     run_and_compare(ours, ref, (6, 4), scale=0.01)
     ours.eval(), ref.eval()
@@ -294,20 +287,16 @@ def test_noisy_batchnorm_changes_distribution_only_in_training():
 
 # --- float32 : rapidité sans perte de précision --------------------------------------------------
 @pytest.mark.parametrize("cls,ref_cls,shape", [(BatchNorm1d, nn.BatchNorm1d, (64, 5)), (BatchNorm2d, nn.BatchNorm2d, (8, 3, 4, 4))])
-def test_float32_large_mean_keeps_precision(cls, ref_cls, shape):
+def test_float32_large_mean_keeps_precision(cls, ref_cls, shape, same_as_reference):
     """Une moyenne 1000 fois plus grande que l'écart-type : la variance en une passe
     (Σx²/m − μ²) perdrait tous ses chiffres en float32 ; la nôtre centre d'abord, comme PyTorch."""
     ours, ref = cls(shape[1]), ref_cls(shape[1])
     g = torch.Generator().manual_seed(0)
-    x = (torch.randn(shape, generator=g) + 1000.0).requires_grad_()
-    x_ref = x.detach().clone().requires_grad_()
+    x = torch.randn(shape, generator=g) + 1000.0
     dy = torch.randn(shape, generator=g)
-    y, y_ref = ours(x), ref(x_ref)
-    assert_close(y, y_ref, rtol=1e-3, atol=1e-3)
-    y.backward(dy)
-    y_ref.backward(dy)
-    assert_close(x.grad, x_ref.grad, rtol=1e-3, atol=1e-3)
-    assert_close(ours.running_var, ref.running_var, rtol=1e-3, atol=1e-3)
+    # ∂L/∂γ n'est pas comparé ici : en float32, l'erreur de PyTorch lui-même y atteint 10⁻² selon
+    # le nombre de fils ; il l'est à une référence en float64 dans test_nn_ckernels.py.
+    same_as_reference(ours, ref, x, dy, buffers=("running_var",), parameters=False, rtol=1e-3, atol=1e-3)
 
 
 def test_backward_leaves_incoming_gradient_untouched():

@@ -21,7 +21,7 @@ CASES = [((4, 6), 6), ((3, 5, 7), 7), ((3, 5, 7), (5, 7)), ((2, 3, 4, 5), (4, 5)
     "shape,normalized,affine,bias,mode",
     [(s, n, a, b, m) for (s, n), a, b, m in itertools.product(CASES, [True, False], [True, False], ["train", "eval"])],
 )
-def test_layernorm_matches_torch(shape, normalized, affine, bias, mode):
+def test_layernorm_matches_torch(shape, normalized, affine, bias, mode, same_as_reference):
     torch.manual_seed(0)
     ours = LayerNorm(normalized, elementwise_affine=affine, bias=bias, dtype=DTYPE)
     ref = nn.LayerNorm(normalized, elementwise_affine=affine, bias=bias, dtype=DTYPE)
@@ -34,16 +34,8 @@ def test_layernorm_matches_torch(shape, normalized, affine, bias, mode):
     if mode == "eval":
         ours.eval(), ref.eval()
     g = torch.Generator().manual_seed(1)
-    x = (torch.randn(shape, generator=g, dtype=DTYPE) * 3 + 1).requires_grad_()
-    x_ref = x.detach().clone().requires_grad_()
-    dy = torch.randn(shape, generator=g, dtype=DTYPE)
-    y, y_ref = ours(x), ref(x_ref)
-    assert_close(y, y_ref)
-    y.backward(dy)
-    y_ref.backward(dy)
-    assert_close(x.grad, x_ref.grad)
-    for (name, p), (_, q) in zip(ours.named_parameters(), ref.named_parameters()):
-        assert_close(p.grad, q.grad, msg=name)
+    x = torch.randn(shape, generator=g, dtype=DTYPE) * 3 + 1
+    same_as_reference(ours, ref, x, torch.randn(shape, generator=g, dtype=DTYPE))
 
 
 @pytest.mark.parametrize("shape,k", [((4, 5), 1), ((3, 2, 4), 2), ((3, 2, 4), 1)])
@@ -92,30 +84,20 @@ def test_input_grad_with_given_means_and_weight():
 
 
 @pytest.mark.parametrize("affine", [True, False])
-def test_non_contiguous_input_and_gradient(affine):
+def test_non_contiguous_input_and_gradient(affine, same_as_reference):
     """Entrée et gradient transposés (non contigus) : mêmes résultats que PyTorch."""
     g = torch.Generator().manual_seed(2)
     ours = LayerNorm(5, elementwise_affine=affine, dtype=DTYPE)
     ref = nn.LayerNorm(5, elementwise_affine=affine, dtype=DTYPE)
-    x = torch.randn(5, 7, generator=g, dtype=DTYPE).t().requires_grad_()
-    x_ref = x.detach().clone().requires_grad_()
+    x = torch.randn(5, 7, generator=g, dtype=DTYPE).t()
     dy = torch.randn(5, 7, generator=g, dtype=DTYPE).t()
-    y, y_ref = ours(x), ref(x_ref)
-    assert_close(y, y_ref)
-    y.backward(dy)
-    y_ref.backward(dy)
-    assert_close(x.grad, x_ref.grad)
+    assert not x.is_contiguous() and not dy.is_contiguous()
+    same_as_reference(ours, ref, x, dy)
 
 
-def test_float32_large_mean_keeps_precision():
+def test_float32_large_mean_keeps_precision(same_as_reference):
     """Moyenne 1000 fois l'écart-type, en float32 : mêmes sorties et gradients que PyTorch."""
     g = torch.Generator().manual_seed(0)
-    ours, ref = LayerNorm(64), nn.LayerNorm(64)
-    x = (torch.randn(8, 64, generator=g) + 1000.0).requires_grad_()
-    x_ref = x.detach().clone().requires_grad_()
+    x = torch.randn(8, 64, generator=g) + 1000.0
     dy = torch.randn(8, 64, generator=g)
-    y, y_ref = ours(x), ref(x_ref)
-    assert_close(y, y_ref, rtol=1e-3, atol=1e-3)
-    y.backward(dy)
-    y_ref.backward(dy)
-    assert_close(x.grad, x_ref.grad, rtol=1e-3, atol=1e-3)
+    same_as_reference(LayerNorm(64), nn.LayerNorm(64), x, dy, parameters=False, rtol=1e-3, atol=1e-3)

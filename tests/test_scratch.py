@@ -58,48 +58,38 @@ def test_linear_matches_torch_linear_and_accumulates():
     assert lin.grads["weight"].abs().sum() == 0
 
 
-def test_mse_matches_autograd():
-    out = torch.randn(5, 2, dtype=torch.float64, generator=_gen())
-    y = torch.randn(5, 2, dtype=torch.float64, generator=_gen(1))
-    loss = scratch.MSELoss()
-    value = loss(out, y)
-    ot = out.clone().requires_grad_(True)
-    ref = torch.nn.functional.mse_loss(ot, y)
-    ref.backward()
-    assert_close(value, ref.detach())
-    assert_close(loss.backward(), ot.grad)
+def _out_and_targets(kind):
+    """Sorties et cibles de chaque perte : régression, classes, probabilités et cibles 0/1."""
+    if kind == "mse":
+        return torch.randn(5, 2, dtype=torch.float64, generator=_gen()), torch.randn(5, 2, dtype=torch.float64, generator=_gen(1))
+    if kind == "cross_entropy":
+        return 3 * torch.randn(8, 4, dtype=torch.float64, generator=_gen()), torch.randint(0, 4, (8,), generator=_gen(1))
+    p = torch.sigmoid(torch.randn(6, 3, dtype=torch.float64, generator=_gen()))
+    return p, torch.randint(0, 2, (6, 3), generator=_gen(1)).double()
 
 
-def test_cross_entropy_matches_autograd():
-    out = 3 * torch.randn(8, 4, dtype=torch.float64, generator=_gen())
-    y = torch.randint(0, 4, (8,), generator=_gen(1))
-    loss = scratch.CrossEntropyLoss()
+@pytest.mark.parametrize("loss_cls, ref, kind", [
+    (scratch.MSELoss, torch.nn.functional.mse_loss, "mse"),
+    (scratch.CrossEntropyLoss, torch.nn.functional.cross_entropy, "cross_entropy"),
+    (scratch.BCELoss, torch.nn.functional.binary_cross_entropy, "bce"),
+])
+def test_losses_match_autograd(loss_cls, ref, kind):
+    out, y = _out_and_targets(kind)
+    loss = loss_cls()
     value = loss(out, y)
     ot = out.clone().requires_grad_(True)
-    ref = torch.nn.functional.cross_entropy(ot, y)
-    ref.backward()
-    assert_close(value, ref.detach())
+    expected = ref(ot, y)
+    expected.backward()
+    assert_close(value, expected.detach())
     assert_close(loss.backward(), ot.grad)
-    # Le gradient vaut SoftMax − one-hot (divisé par N) : chaque ligne somme à zéro.
-    assert_close(loss.backward().sum(dim=1), torch.zeros(8, dtype=torch.float64))
+    if kind == "cross_entropy":  # le gradient vaut (SoftMax − one-hot)/N : chaque ligne somme à zéro
+        assert_close(loss.backward().sum(dim=1), torch.zeros(8, dtype=torch.float64))
 
 
 def test_cross_entropy_is_stable_for_large_scores():
     out = torch.tensor([[1000.0, 0.0]], dtype=torch.float64)
     value = scratch.CrossEntropyLoss()(out, torch.tensor([1]))
     assert_close(value, torch.tensor(1000.0, dtype=torch.float64))
-
-
-def test_bce_matches_autograd():
-    p = torch.sigmoid(torch.randn(6, 3, dtype=torch.float64, generator=_gen()))
-    y = torch.randint(0, 2, (6, 3), generator=_gen(1)).double()
-    loss = scratch.BCELoss()
-    value = loss(p, y)
-    pt = p.clone().requires_grad_(True)
-    ref = torch.nn.functional.binary_cross_entropy(pt, y)
-    ref.backward()
-    assert_close(value, ref.detach())
-    assert_close(loss.backward(), pt.grad)
 
 
 def test_softmax_matches_torch():

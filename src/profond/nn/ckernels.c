@@ -23,6 +23,7 @@
 #include <string.h>
 
 #define LANES 8 /* accumulateurs indépendants : le compilateur en fait des instructions vectorielles */
+#define ROWS 4  /* lignes ajoutées d'un coup aux sommes par colonne (voir add_rows) */
 
 /* Sur x86-64 (Linux), chaque fonction existe en deux versions, AVX2 et de base, et la bonne est
  * choisie au chargement selon le processeur. Les deux font les mêmes opérations, dans le même ordre,
@@ -35,14 +36,16 @@
 #endif
 #define COMBINE(a) ((((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + (((a)[4] + (a)[5]) + ((a)[6] + (a)[7])))
 
-#define T float
-#define NAME(f) f##_f32
+/* double d'abord : les noyaux float font leurs sommes de normalisation par lots en double, avec
+ * les fonctions sum_f64 et gather_f64 (voir bn_forward). */
+#define T double
+#define NAME(f) f##_f64
 #include __FILE__
 #undef T
 #undef NAME
 
-#define T double
-#define NAME(f) f##_f64
+#define T float
+#define NAME(f) f##_f32
 #include __FILE__
 #undef T
 #undef NAME
@@ -81,10 +84,38 @@ KERNEL static void NAME(spread)(T *restrict out, const T *restrict per_channel, 
         for (long j = 0; j < s; j++) out[k * s + j] = per_channel[k];
 }
 
-/* Sommes par canal de sommes par colonne : (c·s,) → (c,). */
-KERNEL static void NAME(gather)(T *restrict out, const T *restrict per_column, long c, long s) {
-    for (long k = 0; k < c; k++) out[k] = s == 1 ? per_column[k] : NAME(sum)(per_column + k * s, s);
+/* Les sommes par colonne de la normalisation par lots, en double : col_j ← col_j + Σ_r (…)_rj sur
+ * `rows` lignes consécutives de f valeurs, ajoutées dans l'ordre des lignes. Appelées par blocs de
+ * ROWS lignes : la somme reste dans un registre le temps du bloc, au lieu d'un aller-retour en
+ * mémoire par ligne. Le résultat est celui de l'addition ligne après ligne. */
+static inline void NAME(add_rows)(double *restrict col, const T *restrict x, long rows, long f) {
+    for (long j = 0; j < f; j++) {
+        double a = col[j];
+        for (long r = 0; r < rows; r++) a += x[r * f + j];
+        col[j] = a;
+    }
 }
+
+/* … la même chose pour (x − μ)², avec μ en double. */
+static inline void NAME(add_sq_rows)(double *restrict col, const T *restrict x, const double *restrict mu,
+                                     long rows, long f) {
+    for (long j = 0; j < f; j++) {
+        double a = col[j];
+        for (long r = 0; r < rows; r++) {
+            double u = x[r * f + j] - mu[j];
+            a += u * u;
+        }
+        col[j] = a;
+    }
+}
+
+#ifndef GATHER_DEFINED /* une seule fois, pour T = double (inclus en premier) */
+#define GATHER_DEFINED
+/* Sommes par canal de sommes par colonne : (c·s,) → (c,), en double. */
+KERNEL static void gather(double *restrict out, const double *restrict per_column, long c, long s) {
+    for (long k = 0; k < c; k++) out[k] = s == 1 ? per_column[k] : sum_f64(per_column + k * s, s);
+}
+#endif
 
 /*
  * Normalisation par lots, aller, x vu en (n, c, s) (s = 1 pour une entrée (N, C)) :
@@ -93,100 +124,115 @@ KERNEL static void NAME(gather)(T *restrict out, const T *restrict per_column, l
  * Écrit y, μ et 1/√(σ² + ε) ; si running_mean n'est pas NULL, met à jour les statistiques de
  * population comme PyTorch : r ← ρ s + (1 − ρ) r, avec la variance non biaisée m σ²/(m − 1)
  * (bn-eq-running, bn-eq-unbiased). Les sommes par colonne sont faites ligne après ligne, dans
- * l'ordre des lignes. Renvoie 0, ou 1 si la mémoire manque.
+ * l'ordre des lignes, et toujours en double : en float, m valeurs ajoutées l'une après l'autre
+ * perdraient des chiffres sur μ, donc sur ∂L/∂γ quand |μ| ≫ σ.
+ * Renvoie 0, ou 1 si la mémoire manque.
  */
 KERNEL int NAME(bn_forward)(const T *restrict x, const T *restrict w, const T *restrict b, T *restrict y,
                      T *restrict mean, T *restrict invstd, T *restrict running_mean,
                      T *restrict running_var, long n, long c, long s, double eps, double momentum) {
     long f = c * s;
-    T *work = malloc(4 * f * sizeof(T));
-    if (!work) return 1;
-    T *col = work, *mu = work + f, *scale = work + 2 * f, *shift = work + 3 * f;
-    T m = (T)(n * s);
+    double *col = malloc((2 * f + 2 * c) * sizeof(double) + 3 * f * sizeof(T)); /* les doubles, puis les T */
+    if (!col) return 1;
+    T *mu = (T *)(col + 2 * f + 2 * c), *scale = mu + f, *shift = mu + 2 * f;
+    double *mu_acc = col + f, *mean_acc = col + 2 * f, *var_acc = mean_acc + c;
+    double m = (double)(n * s);
 
-    memset(col, 0, f * sizeof(T));
-    for (long i = 0; i < n; i++) {
-        const T *restrict xi = x + i * f;
-        for (long j = 0; j < f; j++) col[j] += xi[j];
-    }
-    NAME(gather)(mean, col, c, s);
-    for (long k = 0; k < c; k++) mean[k] /= m;
-    NAME(spread)(mu, mean, c, s);
+    memset(col, 0, f * sizeof(double));
+    long i = 0;
+    for (; i + ROWS <= n; i += ROWS) NAME(add_rows)(col, x + i * f, ROWS, f);
+    NAME(add_rows)(col, x + i * f, n - i, f);
+    gather(mean_acc, col, c, s);
+    for (long k = 0; k < c; k++) mean_acc[k] /= m;
+    spread_f64(mu_acc, mean_acc, c, s);
 
-    memset(col, 0, f * sizeof(T));
-    for (long i = 0; i < n; i++) {
-        const T *restrict xi = x + i * f;
-        for (long j = 0; j < f; j++) {
-            T u = xi[j] - mu[j];
-            col[j] += u * u;
-        }
-    }
-    NAME(gather)(invstd, col, c, s); /* Σ (x − μ)², remplacé ci-dessous par 1/√(σ² + ε) */
+    memset(col, 0, f * sizeof(double));
+    for (i = 0; i + ROWS <= n; i += ROWS) NAME(add_sq_rows)(col, x + i * f, mu_acc, ROWS, f);
+    NAME(add_sq_rows)(col, x + i * f, mu_acc, n - i, f);
+    gather(var_acc, col, c, s); /* Σ (x − μ)² */
     for (long k = 0; k < c; k++) {
-        T var = invstd[k] / m;
+        double var = var_acc[k] / m;
         if (running_mean) {
-            running_mean[k] = (T)momentum * mean[k] + (T)(1.0 - momentum) * running_mean[k];
-            T unbiased = m > 1 ? invstd[k] / (m - 1) : var;
-            running_var[k] = (T)momentum * unbiased + (T)(1.0 - momentum) * running_var[k];
+            running_mean[k] = (T)(momentum * mean_acc[k] + (1.0 - momentum) * running_mean[k]);
+            double unbiased = m > 1 ? var_acc[k] / (m - 1) : var;
+            running_var[k] = (T)(momentum * unbiased + (1.0 - momentum) * running_var[k]);
         }
-        invstd[k] = (T)1 / (T)sqrt(var + (T)eps);
+        mean[k] = (T)mean_acc[k];
+        invstd[k] = (T)(1.0 / sqrt(var + eps));
     }
+    NAME(spread)(mu, mean, c, s);
     for (long k = 0; k < c; k++)
         for (long j = 0; j < s; j++) {
             scale[k * s + j] = w[k] * invstd[k];
             shift[k * s + j] = b[k];
         }
-    for (long i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         const T *restrict xi = x + i * f;
         T *restrict yi = y + i * f;
         for (long j = 0; j < f; j++) yi[j] = (xi[j] - mu[j]) * scale[j] + shift[j];
     }
-    free(work);
+    free(col);
     return 0;
 }
 
 /* Début de l'extrait montré dans le chapitre (bn-code-c-backward). */
+/* Les deux sommes par colonne du retour, ∂L/∂y et ∂L/∂y · (x − μ), lues ensemble et faites en double,
+ * comme add_rows : `rows` lignes consécutives ajoutées dans l'ordre des lignes. */
+static inline void NAME(add_grad_rows)(double *restrict sum_dy, double *restrict sum_dy_xc, const T *restrict dy,
+                                       const T *restrict x, const T *restrict mu, long rows, long f) {
+    for (long j = 0; j < f; j++) {
+        double a = sum_dy[j], b = sum_dy_xc[j];
+        for (long r = 0; r < rows; r++) {
+            double g = dy[r * f + j];
+            a += g;
+            b += g * ((double)x[r * f + j] - mu[j]);
+        }
+        sum_dy[j] = a;
+        sum_dy_xc[j] = b;
+    }
+}
+
 /*
  * Normalisation par lots, retour (même vue (n, c, s)) :
  *   ∂L/∂β = Σ ∂L/∂y (bn-eq-grad-beta), ∂L/∂γ = Σ ∂L/∂y · x̂ (bn-eq-grad-gamma),
  *   ∂L/∂x = γ/σ · (∂L/∂y − Σ ∂L/∂y / m − (x − μ) · Σ ∂L/∂y (x − μ) / (m σ²)) (bn-eq-grad-x),
- * avec 1/σ = invstd. Les deux sommes en une lecture de ∂L/∂y et de x, puis ∂L/∂x en une autre.
- * dx peut valoir NULL (gradient de x inutile). Renvoie 0, ou 1 si la mémoire manque.
+ * avec 1/σ = invstd. Les deux sommes (en double, comme à l'aller) en une lecture de ∂L/∂y et de x,
+ * puis ∂L/∂x en une autre. dx peut valoir NULL (gradient de x inutile). Renvoie 0, ou 1 si la
+ * mémoire manque.
  */
 KERNEL int NAME(bn_backward)(const T *restrict dy, const T *restrict x, const T *restrict mean,
                       const T *restrict invstd, const T *restrict w, T *restrict dx, T *restrict dw,
                       T *restrict db, long n, long c, long s) {
     long f = c * s;
-    T *work = malloc(5 * f * sizeof(T));
-    if (!work) return 1;
-    T *sum_dy = work, *sum_dy_xc = work + f, *mu = work + 2 * f, *scale = work + 3 * f, *proj = work + 4 * f;
-    T m = (T)(n * s);
+    double *acc = malloc((2 * f + 2 * c) * sizeof(double) + 4 * f * sizeof(T)); /* les doubles, puis les T */
+    if (!acc) return 1;
+    T *mean_dy = (T *)(acc + 2 * f + 2 * c), *mu = mean_dy + f, *scale = mean_dy + 2 * f, *proj = mean_dy + 3 * f;
+    double *sum_dy = acc, *sum_dy_xc = acc + f, *db_acc = acc + 2 * f, *dw_acc = db_acc + c;
+    double m = (double)(n * s);
 
     NAME(spread)(mu, mean, c, s);
-    memset(work, 0, 2 * f * sizeof(T));
-    for (long i = 0; i < n; i++) {
-        const T *restrict gi = dy + i * f, *restrict xi = x + i * f;
-        for (long j = 0; j < f; j++) {
-            sum_dy[j] += gi[j];
-            sum_dy_xc[j] += gi[j] * (xi[j] - mu[j]);
+    memset(acc, 0, 2 * f * sizeof(double));
+    long i = 0;
+    for (; i + ROWS <= n; i += ROWS) NAME(add_grad_rows)(sum_dy, sum_dy_xc, dy + i * f, x + i * f, mu, ROWS, f);
+    NAME(add_grad_rows)(sum_dy, sum_dy_xc, dy + i * f, x + i * f, mu, n - i, f);
+    gather(db_acc, sum_dy, c, s);
+    gather(dw_acc, sum_dy_xc, c, s); /* Σ ∂L/∂y (x − μ), multiplié ci-dessous par 1/σ */
+    for (long k = 0; k < c; k++) {
+        db[k] = (T)db_acc[k];
+        dw[k] = (T)(dw_acc[k] * invstd[k]);
+        for (long j = 0; j < s; j++) {
+            mean_dy[k * s + j] = (T)(db_acc[k] / m);                           /* moyenne de ∂L/∂y */
+            proj[k * s + j] = (T)(dw_acc[k] * invstd[k] * invstd[k] / m);      /* Σ ∂L/∂y (x − μ) / (m σ²) */
+            scale[k * s + j] = w[k] * invstd[k];                               /* γ/σ */
         }
     }
-    NAME(gather)(db, sum_dy, c, s);
-    NAME(gather)(dw, sum_dy_xc, c, s); /* Σ ∂L/∂y (x − μ), multiplié ci-dessous par 1/σ */
-    for (long k = 0; k < c; k++)
-        for (long j = 0; j < s; j++) {
-            sum_dy[k * s + j] = db[k] / m;                                /* moyenne de ∂L/∂y */
-            proj[k * s + j] = dw[k] * invstd[k] * invstd[k] / m;          /* Σ ∂L/∂y (x − μ) / (m σ²) */
-            scale[k * s + j] = w[k] * invstd[k];                          /* γ/σ */
-        }
-    for (long k = 0; k < c; k++) dw[k] *= invstd[k];
     if (dx)
-        for (long i = 0; i < n; i++) {
+        for (i = 0; i < n; i++) {
             const T *restrict gi = dy + i * f, *restrict xi = x + i * f;
             T *restrict o = dx + i * f;
-            for (long j = 0; j < f; j++) o[j] = (gi[j] - sum_dy[j] - (xi[j] - mu[j]) * proj[j]) * scale[j];
+            for (long j = 0; j < f; j++) o[j] = (gi[j] - mean_dy[j] - (xi[j] - mu[j]) * proj[j]) * scale[j];
         }
-    free(work);
+    free(acc);
     return 0;
 }
 /* Fin de l'extrait montré dans le chapitre. */

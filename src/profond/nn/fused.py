@@ -22,6 +22,9 @@ l'entrée coûte surtout sa lecture et son écriture : on en fait le moins possi
 - Σ ∂L/∂y et Σ ∂L/∂y · (x − μ) sont deux produits matrice-vecteur, et ∂L/∂x s'écrit dans le
   tampon de ∂L/∂y · (x − μ) (opérations en place sur nos propres temporaires).
 
+Les sommes sont celles de PyTorch, dans le type du tenseur : en float32, elles sont moins exactes
+que celles des noyaux C (faites en double) quand la moyenne est très grande devant l'écart-type.
+
 Ce que cela ne rattrape pas : chaque opération appelée depuis Python coûte aussi un temps fixe, et
 il en faut une douzaine par sens (contre une pour PyTorch), et le lot est relu une dizaine de
 fois au lieu de deux : sur la machine de mesure, 1,5 fois le temps de PyTorch pour la
