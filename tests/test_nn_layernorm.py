@@ -96,7 +96,7 @@ def test_non_contiguous_input_and_gradient(affine, same_as_reference):
 
 
 def test_float32_large_mean_keeps_precision(same_as_reference):
-    """Moyenne 1000 fois l'écart-type, en float32 : mêmes sorties et gradients que PyTorch."""
+    """Moyenne 1000 fois l'écart-type, en float32 : mêmes sorties et même gradient de l'entrée que PyTorch."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(8, 64, generator=g) + 1000.0
     dy = torch.randn(8, 64, generator=g)

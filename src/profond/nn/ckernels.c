@@ -37,7 +37,7 @@
 #define COMBINE(a) ((((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + (((a)[4] + (a)[5]) + ((a)[6] + (a)[7])))
 
 /* double d'abord : les noyaux float font leurs sommes de normalisation par lots en double, avec
- * les fonctions sum_f64 et gather_f64 (voir bn_forward). */
+ * sum_f64, spread_f64 et gather (voir bn_forward). */
 #define T double
 #define NAME(f) f##_f64
 #include __FILE__
