@@ -45,18 +45,20 @@ def test_animation_frame_shows_points_up_to_current_epoch(toy):
     lines = [line for ax in anim._fig.axes for line in ax.get_lines() if line.get_marker() == "o" and line.get_color() != "k"]
     n_points = sorted(len(line.get_xdata()) for line in lines)
     assert n_points == [3, 11]  # GD : départ + 2 pas ; SGD : départ + 2 × 5 pas
-    matplotlib.pyplot.close(anim._fig)
+    # rendue jusqu'au bout, comme dans une page (sinon matplotlib avertit à sa destruction)
+    assert plots.animation_html(anim, alt="Deux trajectoires").data.count("data:image/png;base64") == 5
 
 
-@pytest.mark.filterwarnings("ignore:Animation was deleted")
 def test_animation_rejects_bad_input(toy):
     obj, gd, _ = toy
     with pytest.raises(ValueError, match="`trajectories`"):
         plots.animate_trajectories([], obj)
     with pytest.raises(ValueError, match="`n_frames`"):
         plots.animate_trajectories([gd], obj, n_frames=1)
+    anim = plots.animate_trajectories([gd], obj, n_frames=2)
     with pytest.raises(ValueError, match="`alt`"):
-        plots.animation_html(plots.animate_trajectories([gd], obj, n_frames=2), alt=" ")
+        plots.animation_html(anim, alt=" ")
+    assert "Une trajectoire" in plots.animation_html(anim, alt="Une trajectoire").data
 
 
 def test_train_classifier_same_seed_same_history():
